@@ -1,0 +1,168 @@
+// api: HTTP in and out. Translates requests to module calls and results back to responses; no
+// business rule lives here.
+//
+// - Route handlers see the project's own Request and Response, never the HTTP library, so that
+//   RESTinio's heavy headers stay in http_server.cpp.
+// - A handler returns Result<Response>; an Error becomes the one JSON envelope
+//   {"error": {"code", "message", "details", "request_id"}} with the HTTP status chosen by its
+//   ErrorKind in one table (status_for). A handler that throws gives a 500 in the same envelope
+//   and a log line; the server goes on.
+// - Every route is declared once in a Router with its method, path pattern ("/api/v1/x/{id}"),
+//   the permission it needs and its OpenAPI description; /api/openapi.json is generated from
+//   that same table, so a served route cannot be missing from it.
+// - Router and Metrics are safe to use from many threads once routes are added; routes are added
+//   before the server starts.
+#pragma once
+
+#include "base/result.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace onewindow {
+class WorkingDayCalendar;
+class DivisionCodes;
+class Clock;
+namespace store {
+class Database;
+}
+}  // namespace onewindow
+
+namespace onewindow::api {
+
+struct Request {
+  std::string method;                          // upper case
+  std::string path;                            // decoded path, no query
+  std::map<std::string, std::string> query;    // decoded query parameters
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> path_parameters;
+  std::string body;
+  std::string request_id;
+
+  std::string header(std::string_view lower_case_name) const;
+  // The body as JSON: http.unsupported_media_type when Content-Type is not application/json,
+  // http.malformed_json (with the byte offset) when it does not parse, http.body_not_object when
+  // it is not a JSON object.
+  Result<nlohmann::json> json_body() const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static Response json(int status, const nlohmann::json& body);
+  static Response text(int status, std::string content_type, std::string body);
+};
+
+// The HTTP status of each kind of error: the one table.
+int status_for(ErrorKind kind);
+// The error envelope.
+Response error_response(const Error& error, std::string_view request_id);
+
+using Handler = std::function<Result<Response>(const Request&)>;
+
+struct Route {
+  std::string method;       // GET, POST, PUT, PATCH, DELETE
+  std::string pattern;      // "/api/v1/calendar/days/{date}"
+  std::string permission;   // "public" or a permission name from config/roles (identity)
+  std::string summary;      // one line for OpenAPI
+  std::string tag;          // OpenAPI group
+  Handler handler;
+  nlohmann::json request_schema = nullptr;   // JSON Schema of the body, if any
+  nlohmann::json response_schema = nullptr;  // JSON Schema of a 2xx body, if any
+};
+
+// Counts requests and their latency per route, for /metrics (Prometheus text format 0.0.4).
+class Metrics {
+ public:
+  void record(std::string_view method, std::string_view route, int status, std::chrono::nanoseconds duration);
+  std::string render_prometheus() const;
+
+ private:
+  struct Series;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Series>> series_;  // by "method route"
+  std::map<std::string, std::uint64_t> responses_;         // by "method route status"
+};
+
+class Router {
+ public:
+  void add(Route route);
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // Finds the route, runs it and renders errors. Unknown path: 404 http.not_found; known path with
+  // another method: 405 http.method_not_allowed with an Allow header. Sets `route_pattern` to the
+  // matched pattern (or "unmatched") for metrics and logs.
+  Response dispatch(Request& request, std::string& route_pattern) const;
+
+ private:
+  struct Compiled {
+    std::vector<std::string> segments;  // "{name}" marks a parameter
+  };
+  std::vector<Route> routes_;
+  std::vector<Compiled> compiled_;
+};
+
+// The OpenAPI 3.1 document of every route in the router.
+nlohmann::json openapi_document(const Router& router, std::string_view version);
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  int threads = 2;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds request_timeout{30};
+  std::chrono::seconds shutdown_grace{20};
+  bool access_log = true;
+};
+
+// Runs the HTTP server on a thread pool. start() returns once it listens (or fails);
+// drain_and_stop() stops taking new requests (they get 503 server.shutting_down), waits up to
+// shutdown_grace for the requests in flight to be answered, then stops.
+class Server {
+ public:
+  Server(const Router& router, Metrics& metrics, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Status start();
+  void drain_and_stop();
+  bool draining() const;
+
+ private:
+  struct Implementation;
+  std::unique_ptr<Implementation> implementation_;
+};
+
+// What the system routes need to answer.
+struct SystemContext {
+  store::Database* database = nullptr;
+  const Server* server = nullptr;  // for /readyz during shutdown; may be set after add
+  Metrics* metrics = nullptr;
+  std::string version;
+};
+
+// /healthz, /readyz, /metrics, /api/openapi.json.
+void add_system_routes(Router& router, SystemContext& context);
+// Working-day calendar: is a day a working day, deadlines, days between.
+void add_calendar_routes(Router& router, const WorkingDayCalendar& calendar, const Clock& clock);
+// Checks of citizen ID numbers, USCCs and division codes, for forms that validate as you type.
+void add_identifier_routes(Router& router, const DivisionCodes& divisions, const Clock& clock);
+
+// Parses "host:port" as used by --listen; errors name the field.
+Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);
+
+}  // namespace onewindow::api

@@ -1,0 +1,198 @@
+#include "api/api.h"
+
+#include "base/log.h"
+
+#include <charconv>
+
+namespace onewindow::api {
+
+int status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_argument: return 400;
+    case ErrorKind::unauthenticated: return 401;
+    case ErrorKind::permission_denied: return 403;
+    case ErrorKind::not_found: return 404;
+    case ErrorKind::conflict: return 409;
+    case ErrorKind::too_large: return 413;
+    case ErrorKind::unsupported: return 415;
+    case ErrorKind::unavailable: return 503;
+    case ErrorKind::internal: return 500;
+  }
+  return 500;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+  Response response;
+  response.status = status;
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+Response Response::text(int status, std::string content_type, std::string body) {
+  Response response;
+  response.status = status;
+  response.content_type = std::move(content_type);
+  response.body = std::move(body);
+  return response;
+}
+
+Response error_response(const Error& error, std::string_view request_id) {
+  nlohmann::json details = error.details.is_null() ? nlohmann::json::object() : error.details;
+  return Response::json(status_for(error.kind), {{"error",
+                                                  {{"code", error.code},
+                                                   {"message", error.message},
+                                                   {"details", details},
+                                                   {"request_id", std::string(request_id)}}}});
+}
+
+std::string Request::header(std::string_view lower_case_name) const {
+  auto found = headers.find(std::string(lower_case_name));
+  return found == headers.end() ? std::string() : found->second;
+}
+
+Result<nlohmann::json> Request::json_body() const {
+  std::string content_type = header("content-type");
+  auto semicolon = content_type.find(';');
+  std::string media_type = content_type.substr(0, semicolon);
+  while (!media_type.empty() && media_type.back() == ' ') media_type.pop_back();
+  for (char& c : media_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (media_type != "application/json") {
+    return Error(ErrorKind::unsupported, "http.unsupported_media_type",
+                 "the body must be JSON with Content-Type: application/json",
+                 {{"field", "Content-Type"}, {"received", content_type}});
+  }
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) {
+    // Parse again to learn where it broke; the message names the byte, not the content.
+    std::size_t offset = 0;
+    try {
+      (void)nlohmann::json::parse(body);
+    } catch (const nlohmann::json::parse_error& failure) {
+      offset = failure.byte;
+    }
+    return Error(ErrorKind::invalid_argument, "http.malformed_json",
+                 "the body is not valid JSON (near byte " + std::to_string(offset) + ")",
+                 {{"field", "body"}, {"byte", offset}});
+  }
+  if (!parsed.is_object()) {
+    return Error(ErrorKind::invalid_argument, "http.body_not_object", "the body must be a JSON object",
+                 {{"field", "body"}});
+  }
+  return parsed;
+}
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    segments.emplace_back(path.substr(start, end - start));
+    start = end;
+  }
+  return segments;
+}
+
+bool is_parameter(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+             std::map<std::string, std::string>* parameters) {
+  if (pattern.size() != path.size()) return false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (is_parameter(pattern[i])) {
+      if (path[i].empty()) return false;
+      if (parameters) (*parameters)[pattern[i].substr(1, pattern[i].size() - 2)] = path[i];
+    } else if (pattern[i] != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+void Router::add(Route route) {
+  compiled_.push_back({split_path(route.pattern)});
+  routes_.push_back(std::move(route));
+}
+
+Response Router::dispatch(Request& request, std::string& route_pattern) const {
+  std::vector<std::string> segments = split_path(request.path);
+  std::string allowed;
+  // Literal segments win over parameters: try routes without parameters at a position first by
+  // checking every route and preferring the one with the fewest parameters.
+  const Route* best = nullptr;
+  int best_parameters = 1 << 30;
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (!matches(compiled_[i].segments, segments, nullptr)) continue;
+    if (routes_[i].method != request.method &&
+        !(request.method == "HEAD" && routes_[i].method == "GET")) {
+      if (allowed.find(routes_[i].method) == std::string::npos) {
+        allowed += (allowed.empty() ? "" : ", ") + routes_[i].method;
+      }
+      continue;
+    }
+    int parameters = 0;
+    for (const auto& segment : compiled_[i].segments) parameters += is_parameter(segment) ? 1 : 0;
+    if (parameters < best_parameters) {
+      best = &routes_[i];
+      best_parameters = parameters;
+    }
+  }
+  if (best == nullptr) {
+    route_pattern = "unmatched";
+    if (!allowed.empty()) {
+      Response response = error_response(
+          Error(ErrorKind::invalid_argument, "http.method_not_allowed",
+                "method " + request.method + " is not allowed here; allowed: " + allowed,
+                {{"allowed", allowed}}),
+          request.request_id);
+      response.status = 405;
+      response.headers.emplace_back("Allow", allowed);
+      return response;
+    }
+    return error_response(Error(ErrorKind::not_found, "http.not_found", "no such route: " + request.path),
+                          request.request_id);
+  }
+  route_pattern = best->pattern;
+  request.path_parameters.clear();
+  matches(compiled_[best - routes_.data()].segments, segments, &request.path_parameters);
+  try {
+    Result<Response> result = best->handler(request);
+    if (!result.ok()) return error_response(result.error(), request.request_id);
+    return std::move(result).value();
+  } catch (const std::exception& failure) {
+    log::error("request " + request.request_id + " " + request.method + " " + best->pattern +
+               " threw: " + failure.what());
+  } catch (...) {
+    log::error("request " + request.request_id + " " + request.method + " " + best->pattern +
+               " threw a non-standard exception");
+  }
+  return error_response(Error(ErrorKind::internal, "server.internal",
+                              "the server failed while answering; the request id identifies the log line"),
+                        request.request_id);
+}
+
+Result<std::pair<std::string, int>> parse_listen_address(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Error::invalid("config.bad_value", "listen", "listen must be HOST:PORT, for example 127.0.0.1:8080");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string_view port_text = text.substr(colon + 1);
+  int port = 0;
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return Error::invalid("config.bad_value", "listen", "the port in listen must be a number from 1 to 65535");
+  }
+  return std::pair<std::string, int>(host, port);
+}
+
+}  // namespace onewindow::api

@@ -1,0 +1,91 @@
+// cli: the `onewindow` command (serve, demo, migrate, version) and the server's settings.
+//
+// Settings come from, in rising order of precedence: built-in defaults, a YAML file (--config
+// FILE or ONEWINDOW_CONFIG), environment variables (ONEWINDOW_<KEY>, e.g. ONEWINDOW_HTTP_THREADS
+// for http.threads) and command-line flags. A wrong or unknown key is an error naming the file,
+// line and key; a wrong environment variable names the variable. docs/configuration.md lists
+// every setting.
+#pragma once
+
+#include "api/api.h"
+#include "base/calendar.h"
+#include "base/clock.h"
+#include "base/identifiers.h"
+#include "base/result.h"
+#include "store/store.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onewindow::cli {
+
+struct Settings {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "data";
+  std::string config_dir;  // defaults to the source tree's config/ (build_info)
+  struct {
+    std::string url = "sqlite";
+    int pool_size = 4;
+    int busy_timeout_milliseconds = 5000;
+    std::string sqlite_synchronous = "normal";
+  } database;
+  struct {
+    int threads = 2;
+    long long max_body_bytes = 1024 * 1024;
+    long long max_header_bytes = 16 * 1024;
+    int request_timeout_seconds = 30;
+    int shutdown_grace_seconds = 20;
+    bool access_log = true;
+  } http;
+  struct {
+    std::string level = "info";
+  } log;
+};
+
+// One setting: its key in the YAML file, its environment variable, and what it holds.
+struct SettingDescription {
+  std::string key;
+  std::string environment_variable;
+  std::string description;
+  std::string default_value;
+};
+std::vector<SettingDescription> describe_settings();
+
+// Overrides given on the command line, by key ("listen", "data_dir", "database.url").
+using FlagOverrides = std::map<std::string, std::string>;
+
+// Builds the settings from defaults, the file (if any), the environment and the flags.
+// `environment` is looked up by name (tests pass their own; the program passes getenv).
+Result<Settings> load_settings(const std::optional<std::filesystem::path>& file,
+                               const std::function<const char*(const char*)>& environment,
+                               const FlagOverrides& flags);
+
+// Everything the server holds while it runs, composed from the settings: configuration data
+// loaded and checked, the database opened and migrated, every route added. Members are
+// destroyed in reverse order, the routes before what they refer to.
+struct Platform {
+  Settings settings;
+  std::unique_ptr<store::Database> database;
+  SystemClock clock;
+  std::optional<WorkingDayCalendar> calendar;
+  std::optional<DivisionCodes> divisions;
+  api::Metrics metrics;
+  api::SystemContext system;
+  api::Router router;
+};
+Result<std::unique_ptr<Platform>> build_platform(Settings settings);
+
+// The HTTP server's options from the settings (listen address, threads, limits).
+Result<api::ServerOptions> server_options(const Settings& settings);
+
+// The schema of every module, in the order of the layers.
+std::vector<store::Migration> all_migrations();
+
+// Runs the command line; returns the process exit status.
+int run(int argc, char** argv);
+
+}  // namespace onewindow::cli

@@ -1,0 +1,74 @@
+// Helpers for the test suite. Not thread-safe unless a function says so.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace onewindow::testing {
+
+// A fresh directory under the system temporary directory, removed when the object dies.
+class TemporaryDirectory {
+ public:
+  TemporaryDirectory();
+  ~TemporaryDirectory();
+  TemporaryDirectory(const TemporaryDirectory&) = delete;
+  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The project's config/ directory (calendars, departments, ...).
+std::filesystem::path config_dir();
+// The project's source directory.
+std::filesystem::path source_dir();
+// The built onewindow binary.
+std::filesystem::path onewindow_binary();
+
+// Writes text to a file, creating parent directories.
+void write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+// Runs a shell command; returns its exit status and what it printed on stdout and stderr.
+struct CommandOutput {
+  int exit_code = -1;
+  std::string output;
+};
+CommandOutput run_command(const std::string& command);
+
+// A loopback TCP port that was free a moment ago.
+int free_port();
+
+// The connection string of the PostgreSQL server that scripts/test starts
+// (ONEWINDOW_TEST_POSTGRES_URL). Fails the current test when it is not set.
+std::string postgres_url();
+
+// A PostgreSQL schema created for one test and dropped with it, so that tests can run in
+// parallel against one server. url() is postgres_url() with search_path set to the schema.
+class PostgresSchema {
+ public:
+  PostgresSchema();
+  ~PostgresSchema();
+  PostgresSchema(const PostgresSchema&) = delete;
+  PostgresSchema& operator=(const PostgresSchema&) = delete;
+  const std::string& url() const { return url_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  std::string url_;
+};
+
+// A small blocking HTTP client (libcurl) for tests that talk to a running server.
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+HttpResponse http_request(const std::string& method, const std::string& url,
+                          const std::string& body = "",
+                          const std::map<std::string, std::string>& headers = {});
+
+}  // namespace onewindow::testing
