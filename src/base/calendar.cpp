@@ -1,5 +1,7 @@
 #include "base/calendar.h"
 
+#include "base/config.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -34,13 +36,7 @@ class YearFileReader {
 
   Error error(const char* code, int line, const std::string& field,
               const std::string& problem) const {
-    std::string message = file_.string();
-    if (line > 0) message += ":" + std::to_string(line);
-    message += ": ";
-    if (!field.empty()) message += field + ": ";
-    message += problem;
-    return Error(ErrorKind::invalid_argument, code, std::move(message),
-                 nlohmann::json{{"file", file_.string()}, {"line", line}, {"field", field}});
+    return config_error(code, file_.string(), line, field, problem);
   }
 
   Error error(const char* code, const YAML::Node& node, const std::string& field,

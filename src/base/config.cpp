@@ -13,7 +13,7 @@ Error config_error(std::string code, std::string_view file, int line, std::strin
   if (!key.empty()) text += std::string(key) + ": ";
   text += message;
   return Error(ErrorKind::invalid_argument, std::move(code), std::move(text),
-               {{"file", std::string(file)}, {"line", line}, {"key", std::string(key)}});
+               {{"file", std::string(file)}, {"line", line}, {"field", std::string(key)}});
 }
 
 int config_line(const YAML::Node& node) {

@@ -1,6 +1,6 @@
 // Configuration files are data (YAML under config/ and the server's settings file). Every mistake
 // in one is reported as an Error whose message starts "file:line: key: " and whose details hold
-// {"file", "line", "key"}, so that an operator can go straight to it. Stateless; thread-safe.
+// {"file", "line", "field"}, so that an operator can go straight to it. Stateless; thread-safe.
 #pragma once
 
 #include "base/result.h"

@@ -1,5 +1,7 @@
 #include "base/identifiers.h"
 
+#include "base/config.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -160,16 +162,9 @@ Status check_credit_code_shape(std::string_view text, std::size_t expected_lengt
 // operator can jump to it. `line` is 1-based; 0 when unknown.
 Error file_error(const char* code, const std::filesystem::path& file, int line,
                  const std::string& field, const std::string& problem) {
-  std::string message = file.string();
-  if (line > 0) message += ":" + std::to_string(line);
-  message += ": ";
-  if (!field.empty()) message += field + ": ";
-  message += problem;
-  return Error(ErrorKind::invalid_argument, code, std::move(message),
-               nlohmann::json{{"file", file.string()}, {"line", line}, {"field", field}});
+  return config_error(code, file.string(), line, field, problem);
 }
 
-int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
 
 Result<std::string> read_text_file(const std::filesystem::path& file, const char* code) {
   std::ifstream stream(file, std::ios::binary);
@@ -188,10 +183,10 @@ Result<std::string> required_string(const YAML::Node& map, const char* key,
                                     const std::filesystem::path& file, const std::string& path) {
   const YAML::Node value = map[key];
   if (!value) {
-    return file_error(division_field_code, file, line_of(map), path + "." + key, "is missing");
+    return file_error(division_field_code, file, config_line(map), path + "." + key, "is missing");
   }
   if (!value.IsScalar() || value.Scalar().empty()) {
-    return file_error(division_field_code, file, line_of(value), path + "." + key,
+    return file_error(division_field_code, file, config_line(value), path + "." + key,
                       "must be a non-empty string");
   }
   return value.Scalar();
@@ -207,18 +202,18 @@ DivisionLevel level_of(std::string_view code) {
 Result<std::vector<Division>> read_divisions(const YAML::Node& root,
                                              const std::filesystem::path& file) {
   if (!root.IsMap()) {
-    return file_error(division_field_code, file, line_of(root), "",
+    return file_error(division_field_code, file, config_line(root), "",
                       "must be a mapping with the key divisions");
   }
   for (const auto& entry : root) {
     if (entry.first.Scalar() != "divisions") {
-      return file_error(division_field_code, file, line_of(entry.first), entry.first.Scalar(),
+      return file_error(division_field_code, file, config_line(entry.first), entry.first.Scalar(),
                         "is not a known key (divisions)");
     }
   }
   const YAML::Node list = root["divisions"];
   if (!list || !list.IsSequence()) {
-    return file_error(division_field_code, file, line_of(list ? list : root), "divisions",
+    return file_error(division_field_code, file, config_line(list ? list : root), "divisions",
                       "must be a list of divisions");
   }
 
@@ -233,24 +228,24 @@ Result<std::vector<Division>> read_divisions(const YAML::Node& root,
     const YAML::Node item = list[index];
     const std::string path = "divisions[" + std::to_string(index) + "]";
     if (!item.IsMap()) {
-      return file_error(division_field_code, file, line_of(item), path,
+      return file_error(division_field_code, file, config_line(item), path,
                         "must be a mapping with code, name, name_en and, below a province, "
                         "parent");
     }
     for (const auto& key : item) {
       const std::string& name = key.first.Scalar();
       if (name != "code" && name != "name" && name != "name_en" && name != "parent") {
-        return file_error(division_field_code, file, line_of(key.first), path + "." + name,
+        return file_error(division_field_code, file, config_line(key.first), path + "." + name,
                           "is not a known key (code, name, name_en, parent)");
       }
     }
     Entry entry;
-    entry.line = line_of(item);
+    entry.line = config_line(item);
     entry.path = path;
     Result<std::string> code = required_string(item, "code", file, path);
     if (!code.ok()) return code.take_error();
     if (code->size() != 6 || !all_digits(*code) || !has_known_province(*code)) {
-      return file_error(division_field_code, file, line_of(item["code"]), path + ".code",
+      return file_error(division_field_code, file, config_line(item["code"]), path + ".code",
                         "must be 6 digits beginning with a province code");
     }
     entry.division.code = std::move(*code);
@@ -263,7 +258,7 @@ Result<std::vector<Division>> read_divisions(const YAML::Node& root,
     entry.division.english_name = std::move(*english_name);
     if (entry.division.level == DivisionLevel::province) {
       if (item["parent"]) {
-        return file_error("identifiers.division_file_parent", file, line_of(item["parent"]),
+        return file_error("identifiers.division_file_parent", file, config_line(item["parent"]),
                           path + ".parent", "a province has no parent");
       }
     } else {

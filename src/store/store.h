@@ -130,20 +130,19 @@ class Database {
   // write() and read() for work that produces a value.
   template <typename T>
   Result<T> write_value(const std::function<Result<T>(Session&)>& work) {
-    std::optional<T> produced;
-    Status status = write([&](Session& session) -> Status {
-      auto result = work(session);
-      if (!result.ok()) return result.take_error();
-      produced = std::move(result).value();
-      return ok_status();
-    });
-    if (!status.ok()) return status.take_error();
-    return std::move(*produced);
+    return produce<T>(&Database::write, work);
   }
   template <typename T>
   Result<T> read_value(const std::function<Result<T>(Session&)>& work) {
+    return produce<T>(&Database::read, work);
+  }
+
+ private:
+  template <typename T>
+  Result<T> produce(Status (Database::*run)(const std::function<Status(Session&)>&),
+                    const std::function<Result<T>(Session&)>& work) {
     std::optional<T> produced;
-    Status status = read([&](Session& session) -> Status {
+    Status status = (this->*run)([&](Session& session) -> Status {
       auto result = work(session);
       if (!result.ok()) return result.take_error();
       produced = std::move(result).value();

@@ -1,5 +1,7 @@
 #include "base/calendar.h"
 
+#include "testing.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,43 +16,7 @@ namespace {
 
 // ---- Helpers ----
 
-// The project's config/ directory: ONEWINDOW_CONFIG_DIR, which the test harness sets, or the one
-// beside tests/ in the source tree.
-std::filesystem::path config_directory() {
-  if (const char* directory = std::getenv("ONEWINDOW_CONFIG_DIR");
-      directory != nullptr && *directory != '\0') {
-    return directory;
-  }
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config";
-}
-
-// A fresh directory for the files a test writes, removed with the object.
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "calendar_test_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using ScratchDirectory = onewindow::testing::TemporaryDirectory;
 
 // A small valid year file to build bad ones from.
 std::string year_file(int year, const std::string& holidays) {
@@ -68,7 +34,7 @@ std::string year_file(int year, const std::string& holidays) {
 class CalendarTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    Result<WorkingDayCalendar> loaded = WorkingDayCalendar::load(config_directory() / "calendar");
+    Result<WorkingDayCalendar> loaded = WorkingDayCalendar::load(onewindow::testing::config_dir() / "calendar");
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     calendar_ = new WorkingDayCalendar(std::move(*loaded));
   }

@@ -23,7 +23,7 @@ TEST(Config, UnknownKeyNamesFileLineAndKey) {
   Status inner = check_known_keys((*parsed)["http"], "settings.yaml", "http.", {"threads"});
   ASSERT_FALSE(inner.ok());
   EXPECT_EQ(inner.error().code, "config.unknown_key");
-  EXPECT_EQ(inner.error().details["key"], "http.thread");
+  EXPECT_EQ(inner.error().details["field"], "http.thread");
   EXPECT_EQ(inner.error().details["line"], 5);
   EXPECT_EQ(inner.error().message, "settings.yaml:5: http.thread: unknown key; known keys here: threads");
 }

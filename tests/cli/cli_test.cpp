@@ -67,12 +67,12 @@ TEST(Settings, UnknownKeyNamesFileLineAndKey) {
   EXPECT_EQ(settings.error().code, "config.unknown_key");
   EXPECT_EQ(settings.error().details["file"], file.string());
   EXPECT_EQ(settings.error().details["line"], 4);
-  EXPECT_EQ(settings.error().details["key"], "database.pool");
+  EXPECT_EQ(settings.error().details["field"], "database.pool");
 
   write_file(file, "listn: 127.0.0.1:9000\n");
   auto top = load_settings(file, no_environment, {});
   ASSERT_FALSE(top.ok());
-  EXPECT_EQ(top.error().details["key"], "listn");
+  EXPECT_EQ(top.error().details["field"], "listn");
   EXPECT_EQ(top.error().details["line"], 1);
 }
 
@@ -83,7 +83,7 @@ TEST(Settings, WrongValuesNameWhereTheyCameFrom) {
   auto from_file = load_settings(file, no_environment, {});
   ASSERT_FALSE(from_file.ok());
   EXPECT_EQ(from_file.error().code, "config.bad_value");
-  EXPECT_EQ(from_file.error().details["key"], "http.threads");
+  EXPECT_EQ(from_file.error().details["field"], "http.threads");
   EXPECT_EQ(from_file.error().details["line"], 2);
 
   auto environment = [](const char* name) -> const char* {

@@ -39,6 +39,12 @@ TemporaryDirectory::~TemporaryDirectory() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+std::filesystem::path TemporaryDirectory::write(const std::string& name, const std::string& text) const {
+  std::filesystem::path file = path_ / name;
+  write_file(file, text);
+  return file;
+}
+
 std::filesystem::path source_dir() { return ONEWINDOW_SOURCE_DIR; }
 
 std::filesystem::path config_dir() {
