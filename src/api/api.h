@@ -35,6 +35,12 @@ class Clock;
 namespace store {
 class Database;
 }
+namespace audit {
+class TransparencyLog;
+}
+namespace pki {
+class CertificateAuthority;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -161,6 +167,11 @@ void add_system_routes(Router& router, SystemContext& context);
 void add_calendar_routes(Router& router, const WorkingDayCalendar& calendar, const Clock& clock);
 // Checks of citizen ID numbers, USCCs and division codes, for forms that validate as you type.
 void add_identifier_routes(Router& router, const DivisionCodes& divisions, const Clock& clock);
+
+// The transparency log: signed tree heads, entries, inclusion and consistency proofs.
+void add_audit_routes(Router& router, audit::TransparencyLog& log);
+// The platform's certificate authority: certificates, chains, revocation list.
+void add_pki_routes(Router& router, pki::CertificateAuthority& authority);
 
 // Parses "host:port" as used by --listen; errors name the field.
 Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);
