@@ -15,6 +15,7 @@
 #pragma once
 
 #include "base/result.h"
+#include "identity/identity.h"
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,9 @@ class TransparencyLog;
 namespace pki {
 class CertificateAuthority;
 }
+namespace oidc {
+class Provider;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -53,8 +58,12 @@ struct Request {
   std::map<std::string, std::string> path_parameters;
   std::string body;
   std::string request_id;
+  std::string client_address;                   // the peer's IP address
+  std::optional<identity::Principal> principal;  // set by the router when the caller logged in
 
   std::string header(std::string_view lower_case_name) const;
+  // The value of one cookie, or empty.
+  std::string cookie(std::string_view name) const;
   // The body as JSON: http.unsupported_media_type when Content-Type is not application/json,
   // http.malformed_json (with the byte offset) when it does not parse, http.body_not_object when
   // it is not a JSON object.
@@ -81,13 +90,27 @@ using Handler = std::function<Result<Response>(const Request&)>;
 struct Route {
   std::string method;       // GET, POST, PUT, PATCH, DELETE
   std::string pattern;      // "/api/v1/calendar/days/{date}"
-  std::string permission;   // "public" or a permission name from config/roles (identity)
+  // "public" (anyone), "authenticated" (any logged-in account) or a permission of
+  // config/roles.yaml, which the caller must hold.
+  std::string permission;
   std::string summary;      // one line for OpenAPI
   std::string tag;          // OpenAPI group
   Handler handler;
   nlohmann::json request_schema = nullptr;   // JSON Schema of the body, if any
   nlohmann::json response_schema = nullptr;  // JSON Schema of a 2xx body, if any
+  // For a department-scoped permission: the path parameter holding the department whose object
+  // this is. The router refuses (403) a caller of another department. Routes whose department is
+  // known only after a lookup check it in the handler with require_department.
+  std::string department_parameter;
 };
+
+// Finds who is calling from the request's credentials (session cookie or bearer token):
+// nullopt when it carries none, an error when they are invalid.
+using Authenticator = std::function<Result<std::optional<identity::Principal>>(const Request&)>;
+
+// 403 identity.other_department unless the caller belongs to `department_id` (for
+// department-scoped permissions checked in a handler).
+Status require_department(const Request& request, std::string_view department_id);
 
 // Counts requests and their latency per route, for /metrics (Prometheus text format 0.0.4).
 class Metrics {
@@ -107,6 +130,14 @@ class Router {
   void add(Route route);
   const std::vector<Route>& routes() const { return routes_; }
 
+  // Without an authenticator every route that is not public answers 401. With a policy, routes
+  // whose permission has department scope are checked against department_parameter.
+  void set_authenticator(Authenticator authenticator) { authenticator_ = std::move(authenticator); }
+  void set_policy(const identity::AccessPolicy* policy) { policy_ = policy; }
+  // identity.unknown_permission when a route names a permission the policy does not have, or a
+  // department-scoped permission with a department_parameter missing from its pattern.
+  Status check_permissions(const identity::AccessPolicy& policy) const;
+
   // Finds the route, runs it and renders errors. Unknown path: 404 http.not_found; known path with
   // another method: 405 http.method_not_allowed with an Allow header. Sets `route_pattern` to the
   // matched pattern (or "unmatched") for metrics and logs.
@@ -116,8 +147,12 @@ class Router {
   struct Compiled {
     std::vector<std::string> segments;  // "{name}" marks a parameter
   };
+  Status authorize(const Route& route, Request& request) const;
+
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;
+  Authenticator authenticator_;
+  const identity::AccessPolicy* policy_ = nullptr;
 };
 
 // The OpenAPI 3.1 document of every route in the router.
@@ -172,6 +207,16 @@ void add_identifier_routes(Router& router, const DivisionCodes& divisions, const
 void add_audit_routes(Router& router, audit::TransparencyLog& log);
 // The platform's certificate authority: certificates, chains, revocation list.
 void add_pki_routes(Router& router, pki::CertificateAuthority& authority);
+
+// Logging in and out, the caller's own account, departments and accounts (identity).
+// secure_cookies adds the Secure attribute to the session cookie (set it behind HTTPS).
+void add_identity_routes(Router& router, identity::Directory& directory, bool secure_cookies);
+// The authenticator for the router: the session cookie (browsers) or "Authorization: Bearer".
+Authenticator make_authenticator(const identity::Directory& directory);
+inline constexpr std::string_view session_cookie = "onewindow_session";
+
+// Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
+void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);
 
 // Parses "host:port" as used by --listen; errors name the field.
 Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);

@@ -114,6 +114,7 @@ struct Server::Implementation {
     incoming->header().for_each_field([&](const restinio::http_header_field_t& field) {
       request.headers[lower(field.name())] = field.value();
     });
+    request.client_address = incoming->remote_endpoint().address().to_string();
     std::string supplied_id = request.header("x-request-id");
     request.request_id = acceptable_request_id(supplied_id) ? supplied_id : new_id("req");
 

@@ -15,6 +15,7 @@ int status_for(ErrorKind kind) {
     case ErrorKind::conflict: return 409;
     case ErrorKind::too_large: return 413;
     case ErrorKind::unsupported: return 415;
+    case ErrorKind::too_many_requests: return 429;
     case ErrorKind::unavailable: return 503;
     case ErrorKind::internal: return 500;
   }
@@ -48,6 +49,28 @@ Response error_response(const Error& error, std::string_view request_id) {
 std::string Request::header(std::string_view lower_case_name) const {
   auto found = headers.find(std::string(lower_case_name));
   return found == headers.end() ? std::string() : found->second;
+}
+
+std::string Request::cookie(std::string_view name) const {
+  std::string header_value = header("cookie");
+  std::string_view rest = header_value;
+  while (!rest.empty()) {
+    auto end = rest.find(';');
+    std::string_view pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    auto equals = pair.find('=');
+    if (equals != std::string_view::npos && pair.substr(0, equals) == name) return std::string(pair.substr(equals + 1));
+  }
+  return {};
+}
+
+Status require_department(const Request& request, std::string_view department_id) {
+  if (!request.principal || request.principal->department_id.empty() || request.principal->department_id != department_id) {
+    return Error(ErrorKind::permission_denied, "identity.other_department",
+                 "this belongs to another department", {{"department_id", std::string(department_id)}});
+  }
+  return ok_status();
 }
 
 Result<nlohmann::json> Request::json_body() const {
@@ -163,6 +186,9 @@ Response Router::dispatch(Request& request, std::string& route_pattern) const {
   route_pattern = best->pattern;
   request.path_parameters.clear();
   matches(compiled_[best - routes_.data()].segments, segments, &request.path_parameters);
+  if (Status allowed = authorize(*best, request); !allowed.ok()) {
+    return error_response(allowed.error(), request.request_id);
+  }
   try {
     Result<Response> result = best->handler(request);
     if (!result.ok()) return error_response(result.error(), request.request_id);
@@ -177,6 +203,56 @@ Response Router::dispatch(Request& request, std::string& route_pattern) const {
   return error_response(Error(ErrorKind::internal, "server.internal",
                               "the server failed while answering; the request id identifies the log line"),
                         request.request_id);
+}
+
+Status Router::authorize(const Route& route, Request& request) const {
+  if (authenticator_) {
+    auto principal = authenticator_(request);
+    // Bad credentials on a public route are ignored: the route needs none.
+    if (principal.ok()) request.principal = std::move(principal).value();
+    else if (route.permission != "public") return principal.take_error();
+  }
+  if (route.permission == "public") return ok_status();
+  if (!request.principal) {
+    return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "log in first");
+  }
+  const identity::Principal& principal = *request.principal;
+  // A browser session proves itself on every change with the token it got at login, which a
+  // page of another site cannot read: cross-site request forgery fails here.
+  bool safe_method = request.method == "GET" || request.method == "HEAD";
+  if (principal.browser_session && !safe_method && request.header("x-csrf-token") != principal.csrf_token) {
+    return Error(ErrorKind::permission_denied, "http.csrf_token",
+                 "the X-CSRF-Token header is missing or wrong for this session", {{"field", "X-CSRF-Token"}});
+  }
+  if (route.permission == "authenticated") return ok_status();
+  if (!principal.has(route.permission)) {
+    return Error(ErrorKind::permission_denied, "identity.permission_denied",
+                 "this needs the permission " + route.permission, {{"permission", route.permission}});
+  }
+  if (!route.department_parameter.empty()) {
+    auto department = request.path_parameters.find(route.department_parameter);
+    if (department != request.path_parameters.end()) ONEWINDOW_TRY(require_department(request, department->second));
+  }
+  return ok_status();
+}
+
+Status Router::check_permissions(const identity::AccessPolicy& policy) const {
+  for (const Route& route : routes_) {
+    if (route.permission == "public" || route.permission == "authenticated") continue;
+    const identity::PermissionDefinition* permission = policy.permission(route.permission);
+    if (permission == nullptr) {
+      return Error(ErrorKind::internal, "identity.unknown_permission",
+                   route.method + " " + route.pattern + " needs permission " + route.permission +
+                       ", which config/roles.yaml does not define");
+    }
+    if (!route.department_parameter.empty() &&
+        route.pattern.find("{" + route.department_parameter + "}") == std::string::npos) {
+      return Error(ErrorKind::internal, "identity.unknown_permission",
+                   route.method + " " + route.pattern + " names department parameter " + route.department_parameter +
+                       ", which its path does not have");
+    }
+  }
+  return ok_status();
 }
 
 Result<std::pair<std::string, int>> parse_listen_address(std::string_view text) {

@@ -92,4 +92,43 @@ void ManualClock::advance(std::chrono::system_clock::duration step) {
   ticks_.fetch_add(step.count(), std::memory_order_acq_rel);
 }
 
+std::string format_timestamp(std::chrono::system_clock::time_point time) {
+  using namespace std::chrono;
+  auto milliseconds_since_epoch = floor<milliseconds>(time);
+  auto day = floor<days>(milliseconds_since_epoch);
+  year_month_day date{day};
+  hh_mm_ss clock_time{milliseconds_since_epoch - day};
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(date.year()), unsigned(date.month()),
+                unsigned(date.day()), int(clock_time.hours().count()), int(clock_time.minutes().count()),
+                int(clock_time.seconds().count()), int(clock_time.subseconds().count()));
+  return buffer;
+}
+
+Result<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text, std::string_view field) {
+  using namespace std::chrono;
+  auto failure = [&] {
+    return Error::invalid("clock.timestamp_format", std::string(field),
+                          std::string(field) + " must be a UTC time like 2026-11-23T08:05:09.123Z");
+  };
+  if (text.size() != 20 && text.size() != 24) return failure();
+  if (text.back() != 'Z' || text[10] != 'T' || text[13] != ':' || text[16] != ':') return failure();
+  auto date = Date::parse(text.substr(0, 10), field);
+  if (!date.ok()) return failure();
+  auto number = [&](std::size_t at, std::size_t count, int& out) {
+    out = 0;
+    for (std::size_t i = at; i < at + count; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  int hour = 0, minute = 0, second = 0, millisecond = 0;
+  if (!number(11, 2, hour) || !number(14, 2, minute) || !number(17, 2, second)) return failure();
+  if (text.size() == 24 && (text[19] != '.' || !number(20, 3, millisecond))) return failure();
+  if (hour > 23 || minute > 59 || second > 59) return failure();
+  return system_clock::time_point(date->days()) + hours(hour) + minutes(minute) + seconds(second) +
+         milliseconds(millisecond);
+}
+
 }  // namespace onewindow

@@ -89,6 +89,14 @@ Date local_date(std::chrono::system_clock::time_point time);
 // before).
 std::chrono::system_clock::time_point local_day_start(Date date);
 
+// An instant as ISO 8601 UTC with milliseconds, "2026-11-23T08:05:09.123Z": the one textual form
+// of timestamps in the database, the API and the logs. Strings of this form sort in time order.
+std::string format_timestamp(std::chrono::system_clock::time_point time);
+// Reads exactly that form (the milliseconds may be left out); clock.timestamp_format naming
+// `field` otherwise.
+Result<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text,
+                                                              std::string_view field = "timestamp");
+
 class Clock {
  public:
   virtual ~Clock() = default;

@@ -26,6 +26,7 @@ enum class ErrorKind {
   conflict,           // the thing's state does not allow it, or it exists already (409)
   too_large,          // the input is over a limit (413)
   unsupported,        // the input's form is not one we take (415)
+  too_many_requests,  // the caller must slow down or wait (429)
   unavailable,        // a dependency is down or the server is shutting down (503)
   internal,           // a bug or a broken invariant (500)
 };

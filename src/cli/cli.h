@@ -8,6 +8,9 @@
 #pragma once
 
 #include "api/api.h"
+#include "audit/audit.h"
+#include "identity/identity.h"
+#include "pki/pki.h"
 #include "base/calendar.h"
 #include "base/clock.h"
 #include "base/identifiers.h"
@@ -44,6 +47,15 @@ struct Settings {
   struct {
     std::string level = "info";
   } log;
+  struct {
+    // 32 hex characters (16 bytes). Encrypts private keys and TOTP secrets at rest. Empty: a key
+    // is generated once into data_dir/key-encryption-key, fine for a demo, not for production.
+    std::string key_encryption_key;
+    bool secure_cookies = false;  // set behind HTTPS
+  } security;
+  struct {
+    std::string division = "370200";  // which node of config/departments.yaml this server is
+  } node;
 };
 
 // One setting: its key in the YAML file, its environment variable, and what it holds.
@@ -73,17 +85,30 @@ struct Platform {
   SystemClock clock;
   std::optional<WorkingDayCalendar> calendar;
   std::optional<DivisionCodes> divisions;
+  std::optional<identity::DirectoryConfiguration> directory_configuration;
+  std::optional<crypto::Sm4Envelope> key_encryption;
+  std::unique_ptr<pki::CertificateAuthority> certificate_authority;
+  std::unique_ptr<audit::TransparencyLog> transparency_log;
+  std::unique_ptr<identity::Directory> directory;
   api::Metrics metrics;
   api::SystemContext system;
   api::Router router;
+
+  ~Platform();  // stops the tree-head signer before the database goes
 };
 Result<std::unique_ptr<Platform>> build_platform(Settings settings);
+
+// Creates the demo accounts (once) and returns the lines that describe them, secrets included,
+// for `onewindow demo` to print. Kept in data_dir/demo-accounts.txt, readable by its owner only.
+Result<std::vector<std::string>> seed_demo(Platform& platform);
 
 // The HTTP server's options from the settings (listen address, threads, limits).
 Result<api::ServerOptions> server_options(const Settings& settings);
 
 // The schema of every module, in the order of the layers.
 std::vector<store::Migration> all_migrations();
+// Opens the database the settings name and applies the missing migrations.
+Result<std::unique_ptr<store::Database>> open_database(const Settings& settings);
 
 // Runs the command line; returns the process exit status.
 int run(int argc, char** argv);

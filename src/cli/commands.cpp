@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <pthread.h>
+#include <unistd.h>
 
 namespace onewindow::cli {
 
@@ -56,23 +57,6 @@ int fail(const Error& error) {
   return error.kind == ErrorKind::invalid_argument ? 2 : 1;
 }
 
-Result<std::unique_ptr<store::Database>> open_database(const Settings& settings) {
-  store::Options options;
-  options.url = settings.database.url;
-  options.data_directory = settings.data_dir;
-  options.pool_size = settings.database.pool_size;
-  options.busy_timeout_milliseconds = settings.database.busy_timeout_milliseconds;
-  options.sqlite_synchronous = settings.database.sqlite_synchronous;
-  auto database = store::Database::open(options);
-  if (!database.ok()) return database;
-  auto applied = (*database)->migrate(all_migrations());
-  if (!applied.ok()) return applied.take_error();
-  for (const auto& migration : *applied) {
-    log::info("migration applied: " + migration.module + " " + std::to_string(migration.version) + " " + migration.name);
-  }
-  return database;
-}
-
 // Blocks SIGINT and SIGTERM in every thread started from now on, so that only the main thread
 // receives them, through sigwait.
 sigset_t block_stop_signals() {
@@ -89,6 +73,12 @@ int serve(const Settings& settings, bool demo) {
   auto platform = build_platform(settings);
   if (!platform.ok()) return fail(platform.error());
   Platform& running = **platform;
+  std::vector<std::string> demo_lines;
+  if (demo) {
+    auto seeded = seed_demo(running);
+    if (!seeded.ok()) return fail(seeded.error());
+    demo_lines = std::move(seeded).value();
+  }
 
   auto options = server_options(running.settings);
   if (!options.ok()) return fail(options.error());
@@ -105,9 +95,9 @@ int serve(const Settings& settings, bool demo) {
               << "  health:   " << url << "/healthz\n"
               << "  API:      " << url << "/api/openapi.json\n"
               << "  metrics:  " << url << "/metrics\n"
-              << "Demo accounts: none yet; people, departments and logins arrive with identity/.\n"
-              << "Stop with Ctrl-C.\n"
-              << std::flush;
+              << "  log in:   POST " << url << "/api/v1/session {\"username\", \"password\", \"totp\"}\n";
+    for (const std::string& line : demo_lines) std::cout << line << "\n";
+    std::cout << "Stop with Ctrl-C.\n" << std::flush;
   }
 
   int received = 0;
@@ -115,54 +105,34 @@ int serve(const Settings& settings, bool demo) {
   log::info(std::string("received ") + (received == SIGTERM ? "SIGTERM" : "SIGINT") +
             ": finishing requests in flight, then stopping");
   server.drain_and_stop();
+  running.transparency_log->stop_signing();
   running.database->close();
   log::info("stopped cleanly");
   return 0;
 }
 
+// `onewindow audit verify`: progress on standard error, the verdict on standard output.
+int verify_audit_log(const Settings& settings) {
+  auto database = open_database(settings);
+  if (!database.ok()) return fail(database.error());
+  auto node_key = pki::node_public_key(**database);
+  if (!node_key.ok()) return fail(node_key.error());
+  auto started = std::chrono::steady_clock::now();
+  std::int64_t last_percent = -1;
+  auto report = audit::verify_log(**database, *node_key, [&](std::int64_t done, std::int64_t total) {
+    std::int64_t percent = total > 0 ? done * 100 / total : 100;
+    if (percent != last_percent && isatty(2)) std::cerr << "\rverifying: " << percent << "% (" << done << " of " << total << ")" << std::flush;
+    last_percent = percent;
+  });
+  if (isatty(2)) std::cerr << "\n";
+  (*database)->close();
+  if (!report.ok()) return fail(report.error());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << report->summary() << " (" << seconds << " s)\n";
+  return report->ok() ? 0 : 1;
+}
+
 }  // namespace
-
-Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
-  auto platform = std::make_unique<Platform>();
-  platform->settings = std::move(settings);
-  const std::filesystem::path config_dir = platform->settings.config_dir;
-  auto calendar = WorkingDayCalendar::load(config_dir / "calendar");
-  if (!calendar.ok()) return calendar.take_error();
-  platform->calendar.emplace(std::move(calendar).value());
-  auto divisions = DivisionCodes::load(config_dir / "divisions.yaml");
-  if (!divisions.ok()) return divisions.take_error();
-  platform->divisions.emplace(std::move(divisions).value());
-
-  auto database = open_database(platform->settings);
-  if (!database.ok()) return database.take_error();
-  platform->database = std::move(database).value();
-
-  platform->system.database = platform->database.get();
-  platform->system.metrics = &platform->metrics;
-  platform->system.version = build_info::version;
-  api::add_system_routes(platform->router, platform->system);
-  api::add_calendar_routes(platform->router, *platform->calendar, platform->clock);
-  api::add_identifier_routes(platform->router, *platform->divisions, platform->clock);
-  return platform;
-}
-
-Result<api::ServerOptions> server_options(const Settings& settings) {
-  auto listen = api::parse_listen_address(settings.listen);
-  if (!listen.ok()) return listen.take_error();
-  api::ServerOptions options;
-  options.address = listen->first;
-  options.port = listen->second;
-  options.threads = settings.http.threads;
-  options.max_body_bytes = static_cast<std::size_t>(settings.http.max_body_bytes);
-  options.max_header_bytes = static_cast<std::size_t>(settings.http.max_header_bytes);
-  options.request_timeout = std::chrono::seconds(settings.http.request_timeout_seconds);
-  options.shutdown_grace = std::chrono::seconds(settings.http.shutdown_grace_seconds);
-  options.access_log = settings.http.access_log;
-  return options;
-}
-
-// Lower layers first, so that foreign keys always point at tables that exist.
-std::vector<store::Migration> all_migrations() { return {}; }
 
 int run(int argc, char** argv) {
   CLI::App app{"onewindow: integrated e-government platform (one-stop services, registries, exchange, supervision)",
@@ -178,6 +148,13 @@ int run(int argc, char** argv) {
   auto* migrate_command = app.add_subcommand("migrate", "Apply the database migrations that are missing, then exit");
   add_common_flags(*migrate_command, migrate_flags, false);
   auto* version_command = app.add_subcommand("version", "Print the version");
+  CommonFlags audit_flags;
+  auto* audit_command = app.add_subcommand("audit", "Check the transparency log");
+  audit_command->require_subcommand(1);
+  auto* verify_command = audit_command->add_subcommand(
+      "verify", "Recompute the whole log from the stored entries and check every signed tree head; "
+                "names the first entry changed, removed or reordered (exit 1)");
+  add_common_flags(*verify_command, audit_flags, false);
   auto* settings_command = app.add_subcommand("settings", "List every setting with its environment variable and default");
 
   try {
@@ -198,7 +175,10 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  CommonFlags& flags = serve_command->parsed() ? serve_flags : demo_command->parsed() ? demo_flags : migrate_flags;
+  CommonFlags& flags = serve_command->parsed()     ? serve_flags
+                       : demo_command->parsed()    ? demo_flags
+                       : verify_command->parsed()  ? audit_flags
+                                                   : migrate_flags;
   if (demo_command->parsed() && !flags.data_dir && !std::getenv("ONEWINDOW_DATA_DIR")) flags.data_dir = "data/demo";
   auto settings = settings_from(flags);
   if (!settings.ok()) return fail(settings.error());
@@ -215,6 +195,7 @@ int run(int argc, char** argv) {
     (*database)->close();
     return 0;
   }
+  if (verify_command->parsed()) return verify_audit_log(*settings);
   return serve(*settings, demo_command->parsed());
 }
 

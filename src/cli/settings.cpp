@@ -57,6 +57,15 @@ const std::vector<Entry>& entries() {
        [](Settings& s) -> void* { return &s.http.access_log; }},
       {"log.level", "ONEWINDOW_LOG_LEVEL", Type::text, "trace, debug, info, warn, error or off",
        [](Settings& s) -> void* { return &s.log.level; }},
+      {"security.key_encryption_key", "ONEWINDOW_SECURITY_KEY_ENCRYPTION_KEY", Type::text,
+       "32 hex characters that encrypt private keys and TOTP secrets at rest (empty: one is generated into data_dir)",
+       [](Settings& s) -> void* { return &s.security.key_encryption_key; }},
+      {"security.secure_cookies", "ONEWINDOW_SECURITY_SECURE_COOKIES", Type::boolean,
+       "mark the session cookie Secure (set when served over HTTPS)",
+       [](Settings& s) -> void* { return &s.security.secure_cookies; }},
+      {"node.division", "ONEWINDOW_NODE_DIVISION", Type::text,
+       "division code of this node, one of the nodes in config/departments.yaml",
+       [](Settings& s) -> void* { return &s.node.division; }},
   };
   return table;
 }
@@ -79,7 +88,7 @@ std::optional<std::string> assign(const Entry& entry, Settings& settings, std::s
   void* field = entry.field(settings);
   switch (entry.type) {
     case Type::text:
-      if (text.empty()) return std::string("must not be empty");
+      if (text.empty() && std::string_view(entry.key) != "security.key_encryption_key") return std::string("must not be empty");
       *static_cast<std::string*>(field) = std::string(text);
       return std::nullopt;
     case Type::boolean:
@@ -107,7 +116,7 @@ Status apply_file(const std::filesystem::path& file, Settings& settings) {
   if (!document.ok()) return document.take_error();
   const std::string name = file.string();
   if (document->IsNull()) return ok_status();  // an empty file sets nothing
-  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "data_dir", "config_dir", "database", "http", "log"}));
+  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "data_dir", "config_dir", "database", "http", "log", "security", "node"}));
   std::map<std::string, std::vector<std::string_view>> known_by_section;
   for (const Entry& entry : entries()) {
     std::string_view key = entry.key;

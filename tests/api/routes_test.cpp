@@ -134,6 +134,7 @@ TEST(Router, StatusTableCoversEveryKind) {
   EXPECT_EQ(status_for(ErrorKind::conflict), 409);
   EXPECT_EQ(status_for(ErrorKind::too_large), 413);
   EXPECT_EQ(status_for(ErrorKind::unsupported), 415);
+  EXPECT_EQ(status_for(ErrorKind::too_many_requests), 429);
   EXPECT_EQ(status_for(ErrorKind::unavailable), 503);
   EXPECT_EQ(status_for(ErrorKind::internal), 500);
 }

@@ -151,3 +151,27 @@ TEST(ClockTest, ManualClockIsSafeAcrossThreads) {
 
 }  // namespace
 }  // namespace onewindow
+
+namespace onewindow {
+namespace {
+
+TEST(Timestamp, FormatsAndParsesUtcWithMilliseconds) {
+  auto time = local_day_start(Date(2026, 11, 23)) + std::chrono::milliseconds(8 * 3600 * 1000 + 5 * 60 * 1000 + 9123);
+  EXPECT_EQ(format_timestamp(time), "2026-11-23T00:05:09.123Z");
+  auto parsed = parse_timestamp("2026-11-23T00:05:09.123Z");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, time);
+  auto whole_second = parse_timestamp("2026-11-23T00:05:09Z");
+  ASSERT_TRUE(whole_second.ok());
+  EXPECT_EQ(format_timestamp(*whole_second), "2026-11-23T00:05:09.000Z");
+  for (const char* bad : {"2026-11-23 00:05:09Z", "2026-11-23T24:00:00Z", "2026-02-30T00:00:00Z", "2026-11-23T00:05:09.12Z", ""}) {
+    auto refused = parse_timestamp(bad, "expires_at");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().details["field"], "expires_at");
+  }
+  // The text form sorts like the time.
+  EXPECT_LT(format_timestamp(time), format_timestamp(time + std::chrono::milliseconds(1)));
+}
+
+}  // namespace
+}  // namespace onewindow

@@ -1,0 +1,104 @@
+// The demo's accounts: one of each kind, made once, described in data_dir/demo-accounts.txt.
+#include "cli/cli.h"
+
+#include "base/identifiers.h"
+
+#include <fstream>
+#include <sys/stat.h>
+
+namespace onewindow::cli {
+
+namespace {
+
+constexpr const char* demo_password = "onewindow-demo";
+
+struct DemoAccount {
+  identity::AccountKind kind;
+  const char* username;
+  const char* display_name;
+  const char* department_key;  // officials
+  std::vector<std::string> roles;
+};
+
+// A valid citizen ID number for the demo citizen: Laixi, born 1990-03-07, sequence 123 (odd: male).
+Result<std::string> demo_citizen_id() {
+  std::string first = "37028519900307123";
+  auto check = citizen_id_check_character(first);
+  if (!check.ok()) return check.take_error();
+  return first + *check;
+}
+
+// A valid USCC for the demo enterprise: an enterprise (91) of Laixi.
+Result<std::string> demo_enterprise_code() {
+  std::string body = "MA3C8N2Q";
+  auto organization = organization_code_check_character(body);
+  if (!organization.ok()) return organization.take_error();
+  std::string first = "91370285" + body + *organization;
+  auto check = unified_social_credit_code_check_character(first);
+  if (!check.ok()) return check.take_error();
+  return first + *check;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> seed_demo(Platform& platform) {
+  std::filesystem::path file = std::filesystem::path(platform.settings.data_dir) / "demo-accounts.txt";
+  std::vector<std::string> lines;
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  auto citizen_id = demo_citizen_id();
+  if (!citizen_id.ok()) return citizen_id.take_error();
+  auto enterprise = demo_enterprise_code();
+  if (!enterprise.ok()) return enterprise.take_error();
+
+  const std::vector<DemoAccount> accounts = {
+      {identity::AccountKind::platform_operator, "operator", "平台运维 Platform operator", "", {}},
+      {identity::AccountKind::supervisor, "supervisor", "监察员 Supervisor", "", {}},
+      {identity::AccountKind::official, "approval.clerk", "行政审批局窗口 Approval bureau clerk", "approval", {}},
+      {identity::AccountKind::official, "market.clerk", "市场监管局审批员 Market regulation official", "market",
+       {"department_administrator"}},
+      {identity::AccountKind::official, "police.clerk", "公安局审批员 Public security official", "police", {}},
+      {identity::AccountKind::official, "health.clerk", "卫健委审批员 Health commission official", "health", {}},
+      {identity::AccountKind::citizen, "citizen", "张三", "", {}},
+      {identity::AccountKind::enterprise_user, "enterprise", "李四 (青岛莱西示范有限公司)", "", {}},
+  };
+  lines.push_back("Demo accounts (password for all: " + std::string(demo_password) + "):");
+  for (const DemoAccount& demo : accounts) {
+    identity::NewAccount account;
+    account.kind = demo.kind;
+    account.username = demo.username;
+    account.password = demo_password;
+    account.display_name = demo.display_name;
+    account.roles = demo.roles;
+    if (demo.kind == identity::AccountKind::official) {
+      auto department = platform.directory->department_by_key(demo.department_key);
+      if (!department.ok()) return department.take_error();
+      account.department_id = department->id;
+    }
+    if (demo.kind == identity::AccountKind::citizen) account.citizen_id = *citizen_id;
+    if (demo.kind == identity::AccountKind::enterprise_user) {
+      account.legal_person = *enterprise;
+      account.enterprise_role = "legal_representative";
+    }
+    auto created = platform.directory->create_account(account, nullptr);
+    if (!created.ok()) return created.take_error();
+    std::string line = "  " + std::string(identity::kind_name(demo.kind)) + ": " + demo.username;
+    if (demo.department_key[0] != '\0') line += " (" + std::string(demo.department_key) + ")";
+    if (!created->totp_secret.empty()) {
+      line += "  TOTP secret " + created->totp_secret + " (codes: oathtool --totp -b " + created->totp_secret + ")";
+    }
+    lines.push_back(line);
+  }
+  lines.push_back("  (demo secrets are kept in " + file.string() + "; never run a demo data directory in production)");
+  {
+    std::ofstream out(file);
+    for (const std::string& line : lines) out << line << "\n";
+  }
+  ::chmod(file.c_str(), 0600);
+  return lines;
+}
+
+}  // namespace onewindow::cli

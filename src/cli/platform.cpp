@@ -1,0 +1,170 @@
+// The composition of the platform: every module created from the settings and wired together,
+// in the order of the layers. The only place that knows all modules.
+#include "cli/cli.h"
+
+#include "base/build_info.h"
+#include "base/log.h"
+
+#include <fstream>
+#include <sys/stat.h>
+
+namespace onewindow::cli {
+
+namespace {
+
+// The key-encryption key from the settings, or (when none is set) from data_dir, made on first
+// use. A key kept beside the data protects nothing against a stolen disk: the log says so.
+Result<crypto::Bytes> key_encryption_key(const Settings& settings) {
+  if (!settings.security.key_encryption_key.empty()) {
+    auto key = crypto::from_hex(settings.security.key_encryption_key);
+    if (!key.ok() || key->size() != crypto::sm4_key_size) {
+      return Error::invalid("config.bad_value", "security.key_encryption_key",
+                            "security.key_encryption_key must be 32 hex characters (16 bytes)");
+    }
+    return key;
+  }
+  std::filesystem::path file = std::filesystem::path(settings.data_dir) / "key-encryption-key";
+  std::error_code error;
+  std::filesystem::create_directories(settings.data_dir, error);
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::string hex;
+    in >> hex;
+    auto key = crypto::from_hex(hex);
+    if (!key.ok() || key->size() != crypto::sm4_key_size) {
+      return Error::invalid("config.bad_value", "security.key_encryption_key",
+                            file.string() + " does not hold 32 hex characters");
+    }
+    return key;
+  }
+  auto key = crypto::random_bytes(crypto::sm4_key_size);
+  if (!key.ok()) return key.take_error();
+  {
+    std::ofstream out(file);
+    out << crypto::to_hex(*key) << "\n";
+    if (!out) return Error(ErrorKind::internal, "config.write", "cannot write " + file.string());
+  }
+  ::chmod(file.c_str(), 0600);
+  log::warn("no security.key_encryption_key is set: generated one into " + file.string() +
+            "; set ONEWINDOW_SECURITY_KEY_ENCRYPTION_KEY from a secret store in production");
+  return key;
+}
+
+}  // namespace
+
+Platform::~Platform() {
+  if (transparency_log) transparency_log->stop_signing();
+}
+
+std::vector<store::Migration> all_migrations() {
+  std::vector<store::Migration> migrations;
+  for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
+                        identity::Directory::migrations()}) {
+    migrations.insert(migrations.end(), module.begin(), module.end());
+  }
+  return migrations;
+}
+
+Result<std::unique_ptr<store::Database>> open_database(const Settings& settings) {
+  store::Options options;
+  options.url = settings.database.url;
+  options.data_directory = settings.data_dir;
+  options.pool_size = settings.database.pool_size;
+  options.busy_timeout_milliseconds = settings.database.busy_timeout_milliseconds;
+  options.sqlite_synchronous = settings.database.sqlite_synchronous;
+  auto database = store::Database::open(options);
+  if (!database.ok()) return database;
+  auto applied = (*database)->migrate(all_migrations());
+  if (!applied.ok()) return applied.take_error();
+  for (const auto& migration : *applied) {
+    log::info("migration applied: " + migration.module + " " + std::to_string(migration.version) + " " + migration.name);
+  }
+  return database;
+}
+
+Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
+  auto platform = std::make_unique<Platform>();
+  platform->settings = std::move(settings);
+  const Settings& configured = platform->settings;
+  const std::filesystem::path config_dir = configured.config_dir;
+
+  // Configuration data first: a mistake in it stops the start before anything is touched.
+  auto calendar = WorkingDayCalendar::load(config_dir / "calendar");
+  if (!calendar.ok()) return calendar.take_error();
+  platform->calendar.emplace(std::move(calendar).value());
+  auto divisions = DivisionCodes::load(config_dir / "divisions.yaml");
+  if (!divisions.ok()) return divisions.take_error();
+  platform->divisions.emplace(std::move(divisions).value());
+  auto policy = identity::AccessPolicy::load(config_dir / "roles.yaml");
+  if (!policy.ok()) return policy.take_error();
+  auto departments = identity::DirectoryConfiguration::load(config_dir / "departments.yaml");
+  if (!departments.ok()) return departments.take_error();
+  platform->directory_configuration.emplace(std::move(departments).value());
+  const identity::Node* node = nullptr;
+  for (const auto& candidate : platform->directory_configuration->nodes) {
+    if (candidate.division == configured.node.division) node = &candidate;
+  }
+  if (node == nullptr) {
+    return Error::invalid("config.bad_value", "node.division",
+                          "node.division " + configured.node.division + " is not one of the nodes in departments.yaml");
+  }
+
+  auto key = key_encryption_key(configured);
+  if (!key.ok()) return key.take_error();
+  auto envelope = crypto::Sm4Envelope::create(*key);
+  if (!envelope.ok()) return envelope.take_error();
+  platform->key_encryption.emplace(std::move(envelope).value());
+
+  auto database = open_database(configured);
+  if (!database.ok()) return database.take_error();
+  platform->database = std::move(database).value();
+
+  // Trust: the node's certificate and key, the transparency log signed with it, the directory.
+  auto authority = pki::CertificateAuthority::open(*platform->database, *key, platform->clock,
+                                                   {node->division, node->name});
+  if (!authority.ok()) return authority.take_error();
+  platform->certificate_authority = std::make_unique<pki::CertificateAuthority>(std::move(authority).value());
+  auto node_key = platform->certificate_authority->node_key();
+  if (!node_key.ok()) return node_key.take_error();
+  platform->transparency_log =
+      std::make_unique<audit::TransparencyLog>(*platform->database, std::move(node_key).value(), platform->clock);
+  ONEWINDOW_TRY(platform->transparency_log->start_signing());
+  platform->directory = std::make_unique<identity::Directory>(*platform->database, *platform->transparency_log,
+                                                              *platform->key_encryption, std::move(policy).value(),
+                                                              platform->clock);
+  ONEWINDOW_TRY(platform->directory->synchronise_departments(*platform->directory_configuration));
+
+  platform->system.database = platform->database.get();
+  platform->system.metrics = &platform->metrics;
+  platform->system.version = build_info::version;
+  api::Router& router = platform->router;
+  api::add_system_routes(router, platform->system);
+  api::add_calendar_routes(router, *platform->calendar, platform->clock);
+  api::add_identifier_routes(router, *platform->divisions, platform->clock);
+  api::add_identity_routes(router, *platform->directory, configured.security.secure_cookies);
+  api::add_audit_routes(router, *platform->transparency_log);
+  api::add_pki_routes(router, *platform->certificate_authority);
+  router.set_authenticator(api::make_authenticator(*platform->directory));
+  router.set_policy(&platform->directory->policy());
+  // Every route must name a permission that exists: a typo would otherwise lock everyone out,
+  // or worse, be read as something else.
+  ONEWINDOW_TRY(router.check_permissions(platform->directory->policy()));
+  return platform;
+}
+
+Result<api::ServerOptions> server_options(const Settings& settings) {
+  auto listen = api::parse_listen_address(settings.listen);
+  if (!listen.ok()) return listen.take_error();
+  api::ServerOptions options;
+  options.address = listen->first;
+  options.port = listen->second;
+  options.threads = settings.http.threads;
+  options.max_body_bytes = static_cast<std::size_t>(settings.http.max_body_bytes);
+  options.max_header_bytes = static_cast<std::size_t>(settings.http.max_header_bytes);
+  options.request_timeout = std::chrono::seconds(settings.http.request_timeout_seconds);
+  options.shutdown_grace = std::chrono::seconds(settings.http.shutdown_grace_seconds);
+  options.access_log = settings.http.access_log;
+  return options;
+}
+
+}  // namespace onewindow::cli
