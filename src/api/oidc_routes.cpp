@@ -9,6 +9,9 @@
 
 #include "oidc/oidc.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace onewindow::api {
 
 namespace {
@@ -103,10 +106,10 @@ const nlohmann::json client_schema = {
 // The access token of "Authorization: Bearer <token>", or empty.
 std::string bearer_token(const Request& request) {
   std::string authorization = request.header("authorization");
-  if (authorization.size() > 7 && (authorization.starts_with("Bearer ") || authorization.starts_with("bearer "))) {
-    return authorization.substr(7);
-  }
-  return {};
+  if (authorization.size() <= 7) return {};
+  std::string scheme = authorization.substr(0, 7);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme == "bearer " ? authorization.substr(7) : std::string();
 }
 
 Response userinfo_response(oidc::Provider& provider, const Request& request) {
@@ -181,8 +184,9 @@ void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directo
                 if (!answer.ok()) {
                   Response response = oauth_error_response(answer.error());
                   // RFC 6749 section 5.2: a client that tried Basic gets the Basic challenge.
-                  if (response.status == 401 && token_request.authorization.size() > 6 &&
-                      (token_request.authorization.starts_with("Basic ") || token_request.authorization.starts_with("basic "))) {
+                  std::string scheme = token_request.authorization.substr(0, 6);
+                  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                  if (response.status == 401 && scheme == "basic ") {
                     response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"onewindow\"");
                   }
                   return response;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -73,20 +74,20 @@ class [[nodiscard]] Result {
   std::variant<T, Error> state_;
 };
 
+// A success costs nothing to make: the Error exists only on failure.
 template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT
 
-  bool ok() const { return !failed_; }
+  bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
-  const Error& error() const { assert(failed_); return error_; }
-  Error&& take_error() { assert(failed_); return std::move(error_); }
+  const Error& error() const { assert(error_); return *error_; }
+  Error&& take_error() { assert(error_); return std::move(*error_); }
 
  private:
-  Error error_;
-  bool failed_ = false;
+  std::optional<Error> error_;
 };
 
 using Status = Result<void>;

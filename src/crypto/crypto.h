@@ -403,7 +403,7 @@ Result<RevocationList> issue_revocation_list(const RevocationListProfile& profil
 // check ID tokens with standard JOSE libraries, which know ES256 (RFC 7518 section 3.4) and not
 // SM2. Signatures are in the JOSE form, the 64 bytes r || s (each big-endian, left-padded to 32
 // bytes), not DER; es256_signature_to_der and es256_signature_from_der convert for tools that
-// want DER (`openssl dgst -sha256 -verify`). docs/crypto.md shows the command.
+// want DER (`openssl dgst -sha256 -verify`). docs/oidc.md shows the command.
 //
 // P256PrivateKey and P256PublicKey are immutable once created; copies share one parsed key, and
 // one object may be used from any number of threads at once. The free functions are thread-safe.

@@ -436,7 +436,8 @@ Result<nlohmann::json> Provider::userinfo(std::string_view access_token) {
     if (verified.error().kind != ErrorKind::unauthenticated) return verified.take_error();
     return protocol_error("invalid_token", verified.error().message);
   }
-  std::vector<std::string> scopes = split_scope(verified->claims.value("scope", ""));
+  const auto& scope_claim = verified->claims["scope"];
+  std::vector<std::string> scopes = split_scope(scope_claim.is_string() ? scope_claim.get<std::string>() : std::string());
   if (!contains(scopes, openid_scope)) return protocol_error("insufficient_scope", "the token was not given with the openid scope");
   auto account = directory_.account(verified->subject);
   if (!account.ok() && account.error().kind != ErrorKind::not_found) return account.take_error();
@@ -454,7 +455,7 @@ Result<nlohmann::json> Provider::userinfo(std::string_view access_token) {
       auto receipt = log_.record(session, {client_actor(verified->client_id), "", "oidc.citizen_id_released", "account",
                                            account->id, "scope citizen_id granted by the person at login",
                                            {{"client_id", verified->client_id},
-                                            {"token_id", verified->claims.value("jti", "")}}});
+                                            {"token_id", verified->claims["jti"]}}});
       if (!receipt.ok()) return receipt.take_error();
       return ok_status();
     });

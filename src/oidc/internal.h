@@ -4,10 +4,13 @@
 
 #include "oidc/oidc.h"
 
+#include <chrono>
+#include <cstdint>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace onewindow::oidc {

@@ -31,7 +31,9 @@
 //   are shown to the browser, never redirected. verify_id_token and verify_access_token refuse
 //   with oidc.token_malformed, oidc.token_signature, oidc.token_issuer, oidc.token_audience,
 //   oidc.token_expired, oidc.token_type or oidc.token_revoked (all unauthenticated). Registration
-//   errors are oidc.bad_client naming the field, oidc.client_exists, and config.* for the file.
+//   errors are oidc.bad_client naming the field, oidc.client_exists (conflict), and config.* for
+//   the file; oidc.bad_options for Options; oidc.corrupt (internal) when stored data does not
+//   parse; and the store's and crypto's codes for their failures.
 // - Provider is safe to use from many threads at once.
 #pragma once
 
@@ -209,8 +211,9 @@ class Provider {
   // through the platform's browser session (nullptr when nobody is). Answers the URL to
   // redirect the browser to: the client's redirect URI with code, state and iss, or with error
   // (RFC 6749 section 4.1.2.1) once the client and redirect URI are known good; or the login URL.
-  // Errors that must not be redirected (unknown client, redirect URI not registered) and
-  // oidc.login_required (no login URL in the options) come back as errors.
+  // Errors that must not be redirected (client_id or redirect_uri missing, unknown client,
+  // redirect URI not registered) and oidc.login_required (no login URL in the options) come back
+  // as errors.
   Result<std::string> authorize(const std::map<std::string, std::string>& query, const identity::Principal* person);
 
   // The token endpoint: grant_type authorization_code or client_credentials. The answer is the

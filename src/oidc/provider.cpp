@@ -433,6 +433,13 @@ Error token_error(std::string_view what, std::string message) {
   return Error(ErrorKind::unauthenticated, "oidc.token_" + std::string(what), std::move(message));
 }
 
+// A string member of a JSON object, or empty when it is absent or not a string (value() would
+// throw on a member of another type, and the header is read before the signature is checked).
+std::string string_member(const nlohmann::json& object, const char* name) {
+  auto found = object.find(name);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
 std::optional<nlohmann::json> decode_part(std::string_view part) {
   auto bytes = crypto::base64url_decode(part);
   if (!bytes.ok()) return std::nullopt;
@@ -450,12 +457,13 @@ Result<VerifiedToken> Provider::verify(std::string_view token, bool access_token
   if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
     return token_error("malformed", "the token is not a compact JWS of three parts");
   }
+  if (second_dot + 1 == token.size()) return token_error("malformed", "the token is unsigned");
   std::string_view signing_input = token.substr(0, second_dot);
   auto header = decode_part(token.substr(0, first_dot));
   auto signature = crypto::base64url_decode(token.substr(second_dot + 1));
   if (!header || !signature.ok()) return token_error("malformed", "the token's header or signature is not base64url JSON");
   // Only ES256 with a key of ours: "none", HMAC and every other algorithm are refused here.
-  if (header->value("alg", "") != "ES256") return token_error("signature", "the token is not signed ES256");
+  if (string_member(*header, "alg") != "ES256") return token_error("signature", "the token is not signed ES256");
   if (header->contains("crit")) return token_error("malformed", "the token has critical header parameters");
   auto key_id = header->find("kid");
   if (key_id == header->end() || !key_id->is_string()) return token_error("malformed", "the token's header names no key (kid)");
@@ -467,7 +475,7 @@ Result<VerifiedToken> Provider::verify(std::string_view token, bool access_token
 
   auto claims = decode_part(token.substr(first_dot + 1, second_dot - first_dot - 1));
   if (!claims) return token_error("malformed", "the token's claims are not base64url JSON");
-  std::string type = header->value("typ", "");
+  std::string type = string_member(*header, "typ");
   if (access_token ? type != "at+jwt" : type == "at+jwt" || (!type.empty() && type != "JWT")) {
     return token_error("type", access_token ? "the token is not an access token" : "the token is not an ID token");
   }
@@ -499,7 +507,7 @@ Result<VerifiedToken> Provider::verify(std::string_view token, bool access_token
   verified.subject = subject->get<std::string>();
   verified.expires_at = std::chrono::system_clock::time_point(std::chrono::seconds(expires->get<std::int64_t>()));
   if (access_token) {
-    verified.client_id = claims->value("client_id", "");
+    verified.client_id = string_member(*claims, "client_id");
     // Signed by us is not enough: it must also be one we keep and have not revoked.
     std::string digest = secret_digest(token);
     auto kept = database_.read_value<bool>([&](store::Session& session) -> Result<bool> {
@@ -546,7 +554,8 @@ nlohmann::json Provider::discovery() const {
       {"scopes_supported", {openid_scope, profile_scope, citizen_id_scope}},
       {"claims_supported",
        {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "preferred_username", "citizen_id"}},
-      {"prompt_values_supported", {"none", "login", "consent", "select_account"}},
+      // login and consent are refused for now (docs/oidc.md, "Not yet").
+      {"prompt_values_supported", {"none", "select_account"}},
       // RFC 9207: the authorization response carries iss, against mix-up attacks.
       {"authorization_response_iss_parameter_supported", true},
       {"request_parameter_supported", false},

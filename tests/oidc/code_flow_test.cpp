@@ -43,7 +43,6 @@ TEST_F(OidcPlatform, OpenidClientLogsInWithPkce) {
 
   auto result = run_command("node '" + (client_directory / "code_flow.mjs").string() + "' '" + plan_file.string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  std::cout << result.output;  // DEVELOPMENT-ONLY-REVERT
   EXPECT_NE(result.output.find("code flow: all checks passed"), std::string::npos) << result.output;
 
   // Every run saw the key the provider publishes.

@@ -46,12 +46,7 @@ class OidcPlatform : public ::testing::Test {
     auto migrated = database_->migrate(migrations);
     ASSERT_TRUE(migrated.ok()) << migrated.error().message;
 
-    // DEVELOPMENT-ONLY-REVERT: config/roles.yaml is malformed at the moment (line 16).
-    std::string roles_text = onewindow::testing::read_file(onewindow::testing::config_dir() / "roles.yaml");
-    if (auto at = roles_text.find("description: create accounts, give and take roles, unlock}"); at != std::string::npos) {
-      roles_text.replace(at, 58, "description: \"create accounts, give and take roles, unlock\"}");
-    }
-    auto policy = identity::AccessPolicy::load(directory_.write("roles.yaml", roles_text));
+    auto policy = identity::AccessPolicy::load(onewindow::testing::config_dir() / "roles.yaml");
     ASSERT_TRUE(policy.ok()) << policy.error().message;
     auto key_encryption = crypto::Sm4Envelope::create(*crypto::from_hex("000102030405060708090a0b0c0d0e0f"));
     ASSERT_TRUE(key_encryption.ok());
@@ -218,6 +213,14 @@ class OidcPlatform : public ::testing::Test {
     return token_request("grant_type=authorization_code&code=" + encode(code) + "&redirect_uri=" + encode(redirect) +
                          "&code_verifier=" + encode(code_verifier) + "&client_id=demo-portal&client_secret=" +
                          encode(portal_secret_));
+  }
+
+  // The value of an Authorization: Basic header (RFC 7617: standard base64 with padding).
+  static std::string basic(const std::string& client_id, const std::string& secret) {
+    std::string encoded = crypto::base64url_encode(encode(client_id) + ":" + encode(secret));
+    for (char& c : encoded) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (encoded.size() % 4 != 0) encoded += '=';
+    return "Basic " + encoded;
   }
 
   HttpResponse userinfo(const std::string& access_token) {
