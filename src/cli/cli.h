@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "audit/audit.h"
 #include "identity/identity.h"
+#include "oidc/oidc.h"
 #include "pki/pki.h"
 #include "base/calendar.h"
 #include "base/clock.h"
@@ -28,6 +29,9 @@ namespace onewindow::cli {
 
 struct Settings {
   std::string listen = "127.0.0.1:8080";
+  // Where people and other systems reach this server (the OpenID Connect issuer and the base of
+  // links); empty means http://<listen>.
+  std::string public_url;
   std::string data_dir = "data";
   std::string config_dir;  // defaults to the source tree's config/ (build_info)
   struct {
@@ -90,6 +94,10 @@ struct Platform {
   std::unique_ptr<pki::CertificateAuthority> certificate_authority;
   std::unique_ptr<audit::TransparencyLog> transparency_log;
   std::unique_ptr<identity::Directory> directory;
+  std::unique_ptr<oidc::Provider> single_sign_on;
+  // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
+  // once (client id, secret).
+  std::vector<std::pair<std::string, std::string>> new_client_secrets;
   api::Metrics metrics;
   api::SystemContext system;
   api::Router router;

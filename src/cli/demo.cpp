@@ -88,9 +88,12 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     std::string line = "  " + std::string(identity::kind_name(demo.kind)) + ": " + demo.username;
     if (demo.department_key[0] != '\0') line += " (" + std::string(demo.department_key) + ")";
     if (!created->totp_secret.empty()) {
-      line += "  TOTP secret " + created->totp_secret + " (codes: oathtool --totp -b " + created->totp_secret + ")";
+      line += "  TOTP secret " + created->totp_secret + " (code: oathtool --totp -b " + created->totp_secret + ")";
     }
     lines.push_back(line);
+  }
+  for (const auto& [client, secret] : platform.new_client_secrets) {
+    lines.push_back("  OpenID Connect client " + client + ": secret " + secret);
   }
   lines.push_back("  (demo secrets are kept in " + file.string() + "; never run a demo data directory in production)");
   {

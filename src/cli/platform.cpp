@@ -50,6 +50,25 @@ Result<crypto::Bytes> key_encryption_key(const Settings& settings) {
   return key;
 }
 
+// Secrets made for relying parties at this start go to a file only its owner can read, never to
+// the log: the operator hands them to the sites and deletes the file.
+Status hand_over_client_secrets(const Settings& settings,
+                                const std::vector<std::pair<std::string, std::string>>& secrets) {
+  if (secrets.empty()) return ok_status();
+  std::filesystem::path file = std::filesystem::path(settings.data_dir) / "oidc-client-secrets.txt";
+  {
+    std::ofstream out(file, std::ios::app);
+    for (const auto& [client, secret] : secrets) out << client << " " << secret << "\n";
+    if (!out) return Error(ErrorKind::internal, "config.write", "cannot write " + file.string());
+  }
+  ::chmod(file.c_str(), 0600);
+  for (const auto& [client, secret] : secrets) {
+    log::warn("a new secret for OpenID Connect client " + client + " is in " + file.string() +
+              ": give it to the relying party, then delete the file");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Platform::~Platform() {
@@ -59,7 +78,7 @@ Platform::~Platform() {
 std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> migrations;
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
-                        identity::Directory::migrations()}) {
+                        identity::Directory::migrations(), oidc::Provider::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -134,6 +153,28 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
                                                               platform->clock);
   ONEWINDOW_TRY(platform->directory->synchronise_departments(*platform->directory_configuration));
 
+  oidc::Options single_sign_on;
+  single_sign_on.issuer = configured.public_url.empty() ? "http://" + configured.listen : configured.public_url;
+  while (single_sign_on.issuer.ends_with('/')) single_sign_on.issuer.pop_back();
+  if (Status valid = oidc::validate_options(single_sign_on); !valid.ok()) {
+    Error error = valid.take_error();
+    error.message = "public_url: " + error.message;
+    error.details["field"] = "public_url";
+    return error;
+  }
+  platform->single_sign_on = std::make_unique<oidc::Provider>(*platform->database, *platform->transparency_log,
+                                                              *platform->directory, *platform->key_encryption,
+                                                              platform->clock, single_sign_on);
+  auto clients = oidc::ClientConfiguration::load(config_dir / "oidc_clients.yaml");
+  if (!clients.ok()) return clients.take_error();
+  auto registered = platform->single_sign_on->register_configured_clients(
+      *clients, [](const char* name) { return std::getenv(name); });
+  if (!registered.ok()) return registered.take_error();
+  for (const auto& client : *registered) {
+    if (!client.secret.empty()) platform->new_client_secrets.emplace_back(client.client.client_id, client.secret);
+  }
+  ONEWINDOW_TRY(hand_over_client_secrets(configured, platform->new_client_secrets));
+
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
   platform->system.version = build_info::version;
@@ -144,6 +185,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   api::add_identity_routes(router, *platform->directory, configured.security.secure_cookies);
   api::add_audit_routes(router, *platform->transparency_log);
   api::add_pki_routes(router, *platform->certificate_authority);
+  api::add_oidc_routes(router, *platform->single_sign_on, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

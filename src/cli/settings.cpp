@@ -26,6 +26,9 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> table = {
       {"listen", "ONEWINDOW_LISTEN", Type::text, "address and port to listen on (HOST:PORT)",
        [](Settings& s) -> void* { return &s.listen; }},
+      {"public_url", "ONEWINDOW_PUBLIC_URL", Type::text,
+       "where people and other systems reach this server, e.g. https://onewindow.example.gov.cn (default http://<listen>)",
+       [](Settings& s) -> void* { return &s.public_url; }},
       {"data_dir", "ONEWINDOW_DATA_DIR", Type::text, "directory for the SQLite database and stored files",
        [](Settings& s) -> void* { return &s.data_dir; }},
       {"config_dir", "ONEWINDOW_CONFIG_DIR", Type::text, "directory of calendars, divisions and other configuration data",
@@ -88,7 +91,10 @@ std::optional<std::string> assign(const Entry& entry, Settings& settings, std::s
   void* field = entry.field(settings);
   switch (entry.type) {
     case Type::text:
-      if (text.empty() && std::string_view(entry.key) != "security.key_encryption_key") return std::string("must not be empty");
+      if (text.empty() && std::string_view(entry.key) != "security.key_encryption_key" &&
+          std::string_view(entry.key) != "public_url") {
+        return std::string("must not be empty");
+      }
       *static_cast<std::string*>(field) = std::string(text);
       return std::nullopt;
     case Type::boolean:
@@ -116,7 +122,7 @@ Status apply_file(const std::filesystem::path& file, Settings& settings) {
   if (!document.ok()) return document.take_error();
   const std::string name = file.string();
   if (document->IsNull()) return ok_status();  // an empty file sets nothing
-  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "data_dir", "config_dir", "database", "http", "log", "security", "node"}));
+  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "public_url", "data_dir", "config_dir", "database", "http", "log", "security", "node"}));
   std::map<std::string, std::vector<std::string_view>> known_by_section;
   for (const Entry& entry : entries()) {
     std::string_view key = entry.key;

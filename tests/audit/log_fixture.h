@@ -15,19 +15,6 @@ namespace onewindow::audit::testing {
 class LogFixture : public ::testing::TestWithParam<store::Backend> {
  protected:
   void SetUp() override {
-    store::Options options;
-    if (GetParam() == store::Backend::sqlite) {
-      options.data_directory = directory_.path().string();
-    } else {
-      schema_ = std::make_unique<onewindow::testing::PostgresSchema>();
-      options.url = schema_->url();
-    }
-    options.pool_size = 4;
-    auto opened = store::Database::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    database_ = std::move(opened).value();
-    auto migrated = database_->migrate(TransparencyLog::migrations());
-    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
     auto key = crypto::PrivateKey::generate();
     ASSERT_TRUE(key.ok());
     key_ = std::make_unique<crypto::PrivateKey>(*key);
@@ -36,7 +23,6 @@ class LogFixture : public ::testing::TestWithParam<store::Backend> {
 
   void TearDown() override {
     log_.reset();
-    if (database_) database_->close();
   }
 
   // An act that differs from entry to entry, with Chinese text, as the platform's will.
@@ -86,9 +72,8 @@ class LogFixture : public ::testing::TestWithParam<store::Backend> {
     return report.ok() ? *report : VerifyReport{};
   }
 
-  onewindow::testing::TemporaryDirectory directory_;
-  std::unique_ptr<onewindow::testing::PostgresSchema> schema_;
-  std::unique_ptr<store::Database> database_;
+  onewindow::testing::TemporaryDirectory directory_;  // for files a test writes
+  onewindow::testing::TestDatabase database_{GetParam(), TransparencyLog::migrations()};
   std::unique_ptr<crypto::PrivateKey> key_;
   ManualClock clock_{Date(2026, 11, 23)};
   std::unique_ptr<TransparencyLog> log_;

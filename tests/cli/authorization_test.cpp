@@ -105,8 +105,13 @@ TEST_F(AuthorizationMatrix, EveryRouteForEveryKindOfCaller) {
       HttpResponse response = call(route, caller, market_);
       ++checked;
       if (route.permission == "public") {
-        EXPECT_NE(response.status, 401);
-        EXPECT_NE(response.status, 403);
+        // The OAuth endpoints authenticate by their own protocol (client credentials, bearer
+        // access tokens of RFC 6750) and answer 401 by its rules; every other public route never
+        // asks who is calling.
+        if (!route.pattern.starts_with("/oauth2/")) {
+          EXPECT_NE(response.status, 401) << response.body;
+          EXPECT_NE(response.status, 403) << response.body;
+        }
         continue;
       }
       if (!caller.principal) {

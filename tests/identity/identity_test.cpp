@@ -8,28 +8,19 @@
 namespace onewindow::identity {
 namespace {
 
-using onewindow::testing::PostgresSchema;
 using onewindow::testing::TemporaryDirectory;
 
 constexpr const char* citizen_id = "360426199101010071";
 
 class IdentityTest : public ::testing::TestWithParam<store::Backend> {
  protected:
+  static std::vector<store::Migration> migrations() {
+    std::vector<store::Migration> all = audit::TransparencyLog::migrations();
+    for (auto& migration : Directory::migrations()) all.push_back(migration);
+    return all;
+  }
+
   void SetUp() override {
-    store::Options options;
-    if (GetParam() == store::Backend::sqlite) {
-      options.data_directory = directory_.path().string();
-    } else {
-      schema_ = std::make_unique<PostgresSchema>();
-      options.url = schema_->url();
-    }
-    auto database = store::Database::open(options);
-    ASSERT_TRUE(database.ok()) << database.error().message;
-    database_ = std::move(database).value();
-    std::vector<store::Migration> migrations = audit::TransparencyLog::migrations();
-    for (auto& migration : Directory::migrations()) migrations.push_back(migration);
-    auto migrated = database_->migrate(migrations);
-    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
 
     auto node_key = crypto::PrivateKey::generate();
     ASSERT_TRUE(node_key.ok());
@@ -72,9 +63,7 @@ class IdentityTest : public ::testing::TestWithParam<store::Backend> {
     return code.ok() ? *code : "";
   }
 
-  TemporaryDirectory directory_;
-  std::unique_ptr<PostgresSchema> schema_;
-  std::unique_ptr<store::Database> database_;
+  onewindow::testing::TestDatabase database_{GetParam(), migrations()};
   ManualClock clock_{Date(2026, 11, 23)};
   std::unique_ptr<audit::TransparencyLog> log_;
   std::unique_ptr<Directory> directory_service_;

@@ -16,7 +16,6 @@ namespace onewindow::pki {
 namespace {
 
 using namespace std::chrono_literals;
-using onewindow::testing::PostgresSchema;
 using onewindow::testing::run_command;
 using onewindow::testing::TemporaryDirectory;
 
@@ -35,24 +34,6 @@ std::string uscc(std::string_view body) {
 
 class CertificateAuthorityTest : public ::testing::TestWithParam<store::Backend> {
  protected:
-  void SetUp() override {
-    store::Options options;
-    if (GetParam() == store::Backend::sqlite) {
-      options.data_directory = directory_.path().string();
-    } else {
-      schema_ = std::make_unique<PostgresSchema>();
-      options.url = schema_->url();
-    }
-    auto opened = store::Database::open(options);
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    database_ = std::move(opened).value();
-    auto migrated = database_->migrate(CertificateAuthority::migrations());
-    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
-  }
-  void TearDown() override {
-    if (database_) database_->close();
-  }
-
   Result<CertificateAuthority> open(const crypto::Bytes& key = key_encryption_key,
                                     NodeIdentity node = qingdao) {
     return CertificateAuthority::open(*database_, key, clock_, std::move(node));
@@ -73,9 +54,7 @@ class CertificateAuthorityTest : public ::testing::TestWithParam<store::Backend>
   // The certificates must be valid now for the openssl command line, so the clock starts at
   // the real time.
   ManualClock clock_{std::chrono::system_clock::now()};
-  TemporaryDirectory directory_;
-  std::unique_ptr<PostgresSchema> schema_;
-  std::unique_ptr<store::Database> database_;
+  onewindow::testing::TestDatabase database_{GetParam(), CertificateAuthority::migrations()};
 };
 
 TEST_P(CertificateAuthorityTest, FirstOpenCreatesTheRootAndTheNodeCertificate) {

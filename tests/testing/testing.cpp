@@ -126,6 +126,39 @@ PostgresSchema::~PostgresSchema() {
   EXPECT_TRUE(dropped.ok()) << dropped.error().message;
 }
 
+TestDatabase::TestDatabase(store::Backend backend, const std::vector<store::Migration>& migrations, int pool_size) {
+  if (backend == store::Backend::sqlite) {
+    options_.data_directory = directory_.path().string();
+  } else {
+    schema_ = std::make_unique<PostgresSchema>();
+    options_.url = schema_->url();
+  }
+  options_.pool_size = pool_size;
+  auto opened = store::Database::open(options_);
+  if (!opened.ok()) {
+    ADD_FAILURE() << "cannot open the test database: " << opened.error().message;
+    return;
+  }
+  database_ = std::move(opened).value();
+  auto migrated = database_->migrate(migrations);
+  if (!migrated.ok()) ADD_FAILURE() << "cannot migrate the test database: " << migrated.error().message;
+}
+
+TestDatabase::~TestDatabase() {
+  if (database_) database_->close();
+}
+
+void TestDatabase::reopen() {
+  if (database_) database_->close();
+  auto opened = store::Database::open(options_);
+  if (!opened.ok()) {
+    ADD_FAILURE() << "cannot reopen the test database: " << opened.error().message;
+    database_.reset();
+    return;
+  }
+  database_ = std::move(opened).value();
+}
+
 namespace {
 std::size_t append_body(char* data, std::size_t size, std::size_t count, void* target) {
   static_cast<std::string*>(target)->append(data, size * count);

@@ -1,9 +1,13 @@
 // Helpers for the test suite. Not thread-safe unless a function says so.
 #pragma once
 
+#include "store/store.h"
+
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace onewindow::testing {
 
@@ -61,6 +65,30 @@ class PostgresSchema {
  private:
   std::string name_;
   std::string url_;
+};
+
+// A fresh database for one test: SQLite in a temporary directory, or PostgreSQL in a schema of
+// its own; the migrations applied. A failure to open or migrate fails the test.
+class TestDatabase {
+ public:
+  TestDatabase(store::Backend backend, const std::vector<store::Migration>& migrations, int pool_size = 4);
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  store::Database& get() { return *database_; }
+  store::Database* operator->() { return database_.get(); }
+  store::Database& operator*() { return *database_; }
+  // How to open the same database again (after close(), to test what survives).
+  const store::Options& options() const { return options_; }
+  // Closes and opens it again.
+  void reopen();
+
+ private:
+  TemporaryDirectory directory_;
+  std::unique_ptr<PostgresSchema> schema_;
+  store::Options options_;
+  std::unique_ptr<store::Database> database_;
 };
 
 // A small blocking HTTP client (libcurl) for tests that talk to a running server.
