@@ -188,7 +188,8 @@ void add_pki_routes(Router& router, pki::CertificateAuthority& authority) {
                 if (!body.ok()) return body.take_error();
                 Result<pki::CertificateRecord> issued = Error();
                 if (body->contains("name")) {
-                  issued = authority.issue_department_certificate(uscc, (*body)["name"].get<std::string>());
+                  issued = authority.issue_department_certificate(uscc, (*body)["name"].get<std::string>(),
+                                                                  request.principal->account_id);
                 } else {
                   auto active = authority.list({pki::SubjectKind::department, uscc, pki::CertificateStatus::active});
                   if (!active.ok()) return active.take_error();
@@ -196,7 +197,7 @@ void add_pki_routes(Router& router, pki::CertificateAuthority& authority) {
                     return Error::invalid("http.missing_field", "name",
                                           "name is required for a department's first certificate");
                   }
-                  issued = authority.rotate(pki::SubjectKind::department, uscc);
+                  issued = authority.rotate(pki::SubjectKind::department, uscc, request.principal->account_id);
                 }
                 if (!issued.ok()) return issued.take_error();
                 auto described = describe_in_full(authority, *issued);
@@ -224,7 +225,7 @@ void add_pki_routes(Router& router, pki::CertificateAuthority& authority) {
                 }
                 auto reason = pki::parse_revocation_reason((*body)["reason"].get<std::string>(), "reason");
                 if (!reason.ok()) return reason.take_error();
-                auto revoked = authority.revoke(*serial, *reason);
+                auto revoked = authority.revoke(*serial, *reason, request.principal->account_id);
                 if (!revoked.ok()) return revoked.take_error();
                 return Response::json(200, describe(*revoked));
               },

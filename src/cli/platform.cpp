@@ -148,6 +148,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   platform->transparency_log =
       std::make_unique<audit::TransparencyLog>(*platform->database, std::move(node_key).value(), platform->clock);
   ONEWINDOW_TRY(platform->transparency_log->start_signing());
+  platform->certificate_authority->record_acts_in(*platform->transparency_log);
   platform->directory = std::make_unique<identity::Directory>(*platform->database, *platform->transparency_log,
                                                               *platform->key_encryption, std::move(policy).value(),
                                                               platform->clock);

@@ -26,6 +26,8 @@ struct CertificateAuthority::State {
   CertificateRecord root_record;
   crypto::Certificate root;
   crypto::PrivateKey root_key;
+  // Set once by record_acts_in, before the authority serves requests.
+  mutable audit::TransparencyLog* log = nullptr;
 };
 
 namespace {
@@ -473,7 +475,7 @@ Result<CertificateRecord> create_root(store::Session& session, const crypto::Sm4
 Result<CertificateRecord> issue_in(store::Session& session,
                                    const CertificateAuthority::State& state, const Subject& subject,
                                    const std::optional<CertificateRecord>& previous,
-                                   TimePoint now) {
+                                   TimePoint now, std::string_view actor = "system") {
   if (previous) {
     auto changed =
         session.execute(supersede_certificate, {previous->serial, format_timestamp(now)});
@@ -495,8 +497,14 @@ Result<CertificateRecord> issue_in(store::Session& session,
   CertificateRecord record = record_for(*certificate, subject, *serial, state.root_record.serial,
                                         previous ? previous->serial : std::string(), now);
   ONEWINDOW_TRY(insert(session, state.envelope, record, *key));
-  // Transparency log: record the issuing (and, with `previous`, the rotation) here, in this
-  // transaction.
+  if (state.log != nullptr) {
+    auto recorded = state.log->record(
+        session, {std::string(actor), "", previous ? "pki.certificate_rotated" : "pki.certificate_issued",
+                  "certificate", record.serial, "",
+                  {{"subject_kind", subject_kind_name(subject.kind)}, {"subject", subject.key},
+                   {"supersedes", previous ? previous->serial : std::string()}}});
+    if (!recorded.ok()) return recorded.take_error();
+  }
   return record;
 }
 
@@ -702,6 +710,8 @@ const NodeIdentity& CertificateAuthority::node() const { return state_->node; }
 
 const crypto::Certificate& CertificateAuthority::root_certificate() const { return state_->root; }
 
+void CertificateAuthority::record_acts_in(audit::TransparencyLog& log) { state_->log = &log; }
+
 Result<CertificateRecord> CertificateAuthority::node_certificate() const {
   return state_->database->read_value<CertificateRecord>(
       [this](store::Session& session) -> Result<CertificateRecord> {
@@ -723,7 +733,7 @@ Result<crypto::PrivateKey> CertificateAuthority::node_key() const {
 }
 
 Result<CertificateRecord> CertificateAuthority::issue_department_certificate(
-    std::string_view uscc, std::string_view name) {
+    std::string_view uscc, std::string_view name, std::string_view actor) {
   auto code = normalised_uscc(uscc);
   if (!code.ok()) return code.take_error();
   ONEWINDOW_TRY(check_name(name, common_name_limit, "name", "pki.bad_name"));
@@ -732,7 +742,7 @@ Result<CertificateRecord> CertificateAuthority::issue_department_certificate(
       *state_->database, [&](store::Session& session) -> Result<CertificateRecord> {
         auto previous = find_active_for_update(session, SubjectKind::department, subject.key);
         if (!previous.ok()) return previous.take_error();
-        return issue_in(session, *state_, subject, *previous, now_of(*state_->clock));
+        return issue_in(session, *state_, subject, *previous, now_of(*state_->clock), actor);
       });
 }
 
@@ -749,7 +759,8 @@ Result<crypto::PrivateKey> CertificateAuthority::department_key(std::string_view
 }
 
 Result<CertificateRecord> CertificateAuthority::rotate(SubjectKind kind,
-                                                       std::string_view subject_key) {
+                                                       std::string_view subject_key,
+                                                       std::string_view actor) {
   if (kind == SubjectKind::root) {
     return Error(ErrorKind::conflict, "pki.root_rotation_unsupported",
                  "the root CA is not rotated in this version");
@@ -769,12 +780,13 @@ Result<CertificateRecord> CertificateAuthority::rotate(SubjectKind kind,
                            " has no active certificate to rotate");
         }
         Subject subject{kind, key, (*previous)->subject_name};
-        return issue_in(session, *state_, subject, *previous, now_of(*state_->clock));
+        return issue_in(session, *state_, subject, *previous, now_of(*state_->clock), actor);
       });
 }
 
 Result<CertificateRecord> CertificateAuthority::revoke(std::string_view serial,
-                                                       crypto::RevocationReason reason) {
+                                                       crypto::RevocationReason reason,
+                                                       std::string_view actor) {
   auto normalised = normalise_serial(serial);
   if (!normalised.ok()) return normalised.take_error();
   return write_with_retry<CertificateRecord>(
@@ -806,7 +818,14 @@ Result<CertificateRecord> CertificateAuthority::revoke(std::string_view serial,
         if (*changed != 1) return concurrent_change();
         auto deleted = session.execute(delete_private_key, {record.serial});
         if (!deleted.ok()) return deleted.take_error();
-        // Transparency log: record the revocation here, in this transaction.
+        if (state_->log != nullptr) {
+          auto recorded = state_->log->record(
+              session, {std::string(actor), "", "pki.certificate_revoked", "certificate", record.serial, "",
+                        {{"subject_kind", subject_kind_name(record.subject_kind)},
+                         {"subject", record.subject_key},
+                         {"reason", crypto::revocation_reason_name(reason)}}});
+          if (!recorded.ok()) return recorded.take_error();
+        }
         auto list = make_revocation_list(session, *state_, now);
         if (!list.ok()) return list.take_error();
         record.status = CertificateStatus::revoked;

@@ -51,6 +51,7 @@
 // transaction; the places are marked "transparency log" in certificate_authority.cpp.
 #pragma once
 
+#include "audit/audit.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "crypto/crypto.h"
@@ -157,17 +158,26 @@ class CertificateAuthority {
   // Issues a department a new key and certificate. A department that already has an active
   // certificate is rotated: the old one is superseded (and may carry an old name).
   // uscc is upper-cased and validated; name is the department's Chinese name.
+  // actor: the account id of whoever asked (for the transparency log), or "system".
   Result<CertificateRecord> issue_department_certificate(std::string_view uscc,
-                                                         std::string_view name);
+                                                         std::string_view name,
+                                                         std::string_view actor = "system");
   // The private key of a department's active certificate, to sign on the department's behalf.
   Result<crypto::PrivateKey> department_key(std::string_view uscc) const;
 
   // Issues a new key and certificate for the subject's active certificate, under the same name,
   // and supersedes the old one. Node or department; pki.root_rotation_unsupported for the root.
-  Result<CertificateRecord> rotate(SubjectKind kind, std::string_view subject_key);
+  Result<CertificateRecord> rotate(SubjectKind kind, std::string_view subject_key,
+                                   std::string_view actor = "system");
 
   // Revokes a certificate (active or superseded) and makes a new CRL in the same transaction.
-  Result<CertificateRecord> revoke(std::string_view serial, crypto::RevocationReason reason);
+  Result<CertificateRecord> revoke(std::string_view serial, crypto::RevocationReason reason,
+                                   std::string_view actor = "system");
+
+  // From now on every issue, rotation and revocation is recorded in `log`, in the transaction
+  // that makes it. (The log is signed with the node key this authority holds, so it can only be
+  // attached after open(): the creation of the root and the first node certificate precede it.)
+  void record_acts_in(audit::TransparencyLog& log);
 
   // The current CRL, signed by the root: made afresh (and kept) when there is none yet or half
   // of the newest one's validity has passed.

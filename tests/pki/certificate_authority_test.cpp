@@ -502,5 +502,31 @@ TEST(Names, RoundTrip) {
             "4abcdef0123456789abcdef012345678");
 }
 
+TEST(CertificateAuthorityActs, IssuingRotatingAndRevokingAreInTheTransparencyLog) {
+  std::vector<store::Migration> migrations = audit::TransparencyLog::migrations();
+  for (auto& migration : CertificateAuthority::migrations()) migrations.push_back(migration);
+  onewindow::testing::TestDatabase database(store::Backend::sqlite, migrations);
+  ManualClock clock(std::chrono::system_clock::now());
+  auto authority = CertificateAuthority::open(*database, key_encryption_key, clock, qingdao);
+  ASSERT_TRUE(authority.ok()) << authority.error().message;
+  audit::TransparencyLog log(*database, *authority->node_key(), clock);
+  authority->record_acts_in(log);
+  auto issued = authority->issue_department_certificate(uscc("MB1"), "青岛市市场监督管理局", "acc_operator");
+  ASSERT_TRUE(issued.ok()) << issued.error().message;
+  auto rotated = authority->rotate(SubjectKind::department, uscc("MB1"), "acc_operator");
+  ASSERT_TRUE(rotated.ok());
+  ASSERT_TRUE(authority->revoke(issued->serial, crypto::RevocationReason::superseded, "acc_supervisor").ok());
+  std::vector<std::string> actions;
+  for (std::int64_t index = 0; index < 3; ++index) {
+    auto entry = log.entry(index);
+    ASSERT_TRUE(entry.ok()) << index;
+    auto content = nlohmann::json::parse(entry->content);
+    actions.push_back(content["action"].get<std::string>() + " by " + content["actor"].get<std::string>());
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"pki.certificate_issued by acc_operator", "pki.certificate_rotated by acc_operator",
+                                               "pki.certificate_revoked by acc_supervisor"}));
+  EXPECT_FALSE(log.entry(3).ok());
+}
+
 }  // namespace
 }  // namespace onewindow::pki
