@@ -70,6 +70,12 @@ struct Request {
   Result<nlohmann::json> json_body() const;
 };
 
+// Fields of a JSON request body, each error naming the field (400 http.missing_field,
+// http.bad_field, http.unknown_field).
+Result<std::string> string_field(const nlohmann::json& body, const char* name, bool required);
+Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* name);
+Status only_known_fields(const nlohmann::json& body, std::initializer_list<std::string_view> known);
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";

@@ -6,25 +6,7 @@ namespace onewindow::api {
 
 namespace {
 
-// Reads an optional string field of a JSON body; a value of another type is an error naming it.
-Result<std::string> string_field(const nlohmann::json& body, const char* name, bool required) {
-  auto found = body.find(name);
-  if (found == body.end() || found->is_null()) {
-    if (required) return Error::invalid("http.missing_field", name, std::string(name) + " is required");
-    return std::string();
-  }
-  if (!found->is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a string");
-  return found->get<std::string>();
-}
 
-Status only_known_fields(const nlohmann::json& body, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : body.items()) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return Error::invalid("http.unknown_field", key, "unknown field " + key);
-    }
-  }
-  return ok_status();
-}
 
 nlohmann::json render(const identity::Account& account) {
   return {{"id", account.id},
@@ -62,17 +44,6 @@ nlohmann::json render(const identity::Department& department) {
           {"parent_id", department.parent_id}};
 }
 
-Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* name) {
-  std::vector<std::string> values;
-  auto found = body.find(name);
-  if (found == body.end() || found->is_null()) return values;
-  if (!found->is_array()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
-  for (const auto& item : *found) {
-    if (!item.is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
-    values.push_back(item.get<std::string>());
-  }
-  return values;
-}
 
 std::string session_cookie_header(const std::string& value, long max_age_seconds, bool secure) {
   return std::string(session_cookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" +

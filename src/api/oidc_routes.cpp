@@ -52,27 +52,7 @@ Response redirect(const std::string& location) {
   return response;
 }
 
-Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* name) {
-  std::vector<std::string> values;
-  auto found = body.find(name);
-  if (found == body.end() || found->is_null()) return values;
-  if (!found->is_array()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
-  for (const auto& item : *found) {
-    if (!item.is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
-    values.push_back(item.get<std::string>());
-  }
-  return values;
-}
 
-Result<std::string> string_field(const nlohmann::json& body, const char* name, bool required) {
-  auto found = body.find(name);
-  if (found == body.end() || found->is_null()) {
-    if (required) return Error::invalid("http.missing_field", name, std::string(name) + " is required");
-    return std::string();
-  }
-  if (!found->is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a string");
-  return found->get<std::string>();
-}
 
 nlohmann::json render(const oidc::Client& client) {
   return {{"client_id", client.client_id},

@@ -65,6 +65,37 @@ std::string Request::cookie(std::string_view name) const {
   return {};
 }
 
+Result<std::string> string_field(const nlohmann::json& body, const char* name, bool required) {
+  auto found = body.find(name);
+  if (found == body.end() || found->is_null()) {
+    if (required) return Error::invalid("http.missing_field", name, std::string(name) + " is required");
+    return std::string();
+  }
+  if (!found->is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a string");
+  return found->get<std::string>();
+}
+
+Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* name) {
+  std::vector<std::string> values;
+  auto found = body.find(name);
+  if (found == body.end() || found->is_null()) return values;
+  if (!found->is_array()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
+  for (const auto& item : *found) {
+    if (!item.is_string()) return Error::invalid("http.bad_field", name, std::string(name) + " must be a list of strings");
+    values.push_back(item.get<std::string>());
+  }
+  return values;
+}
+
+Status only_known_fields(const nlohmann::json& body, std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return Error::invalid("http.unknown_field", key, "unknown field " + key);
+    }
+  }
+  return ok_status();
+}
+
 Status require_department(const Request& request, std::string_view department_id) {
   if (!request.principal || request.principal->department_id.empty() || request.principal->department_id != department_id) {
     return Error(ErrorKind::permission_denied, "identity.other_department",

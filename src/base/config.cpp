@@ -60,4 +60,30 @@ Status check_known_keys(const YAML::Node& mapping, std::string_view file, std::s
   return ok_status();
 }
 
+Result<std::string> config_text(const YAML::Node& mapping, std::string_view file, const std::string& path,
+                                const char* key, bool required) {
+  YAML::Node node = mapping[key];
+  std::string field = path.empty() ? std::string(key) : path + "." + key;
+  if (!node.IsDefined() || node.IsNull()) {
+    if (!required) return std::string();
+    return config_error("config.missing_field", file, config_line(mapping), field, "is required");
+  }
+  if (!node.IsScalar()) return config_error("config.bad_value", file, config_line(node), field, "must be a single value");
+  return node.Scalar();
+}
+
+Result<std::vector<std::string>> config_text_list(const YAML::Node& mapping, std::string_view file,
+                                                  const std::string& path, const char* key) {
+  YAML::Node node = mapping[key];
+  std::string field = path.empty() ? std::string(key) : path + "." + key;
+  std::vector<std::string> values;
+  if (!node.IsDefined() || node.IsNull()) return values;
+  if (!node.IsSequence()) return config_error("config.bad_value", file, config_line(node), field, "must be a list");
+  for (const auto& item : node) {
+    if (!item.IsScalar()) return config_error("config.bad_value", file, config_line(item), field, "must list single values");
+    values.push_back(item.Scalar());
+  }
+  return values;
+}
+
 }  // namespace onewindow

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace onewindow {
 
@@ -31,5 +32,14 @@ Result<YAML::Node> parse_yaml(std::string_view text, std::string_view file);
 // with the list of known keys in the message. `prefix` is prepended to key names ("http.").
 Status check_known_keys(const YAML::Node& mapping, std::string_view file, std::string_view prefix,
                         std::initializer_list<std::string_view> known);
+
+// The scalar at mapping[key]. Missing or null: config.missing_field when required, else "".
+// A list or mapping there is config.bad_value. `path` names the mapping in errors
+// ("roles.citizen"), so the field is reported as path.key.
+Result<std::string> config_text(const YAML::Node& mapping, std::string_view file, const std::string& path,
+                                const char* key, bool required = true);
+// The list of scalars at mapping[key]; missing or null gives an empty list.
+Result<std::vector<std::string>> config_text_list(const YAML::Node& mapping, std::string_view file,
+                                                  const std::string& path, const char* key);
 
 }  // namespace onewindow

@@ -5,6 +5,7 @@
 // that signing is SM3(Z || M) followed by EVP_PKEY_sign on that digest, with a signing context
 // taken from a small per-key pool instead of being set up for every signature.
 #include "crypto/crypto.h"
+#include "crypto/openssl_support.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -26,6 +27,7 @@
 #include <vector>
 
 namespace onewindow::crypto {
+using namespace openssl_support;
 namespace {
 
 constexpr std::size_t sm2_coordinate_size = 32;
@@ -36,55 +38,10 @@ constexpr std::size_t tag_size = 32;
 
 // ---- OpenSSL plumbing -----------------------------------------------------------------------
 
-template <auto free_function>
-struct Deleter {
-  template <typename T>
-  void operator()(T* pointer) const {
-    free_function(pointer);
-  }
-};
-using MdContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using PkeyPointer = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyContext = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
 using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX_free>>;
 using MacContext = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;
 using KdfContext = std::unique_ptr<EVP_KDF_CTX, Deleter<EVP_KDF_CTX_free>>;
-using BioPointer = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using GroupPointer = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP_free>>;
-using BignumPointer = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-
-// The oldest error on this thread's OpenSSL queue, as text; empties the queue so that it does
-// not surface in a later, unrelated call.
-std::string take_openssl_error_text() {
-  unsigned long code = ERR_get_error();
-  std::string text;
-  if (code != 0) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    text = buffer;
-  } else {
-    text = "no OpenSSL error recorded";
-  }
-  ERR_clear_error();
-  return text;
-}
-
-Error openssl_error(std::string_view operation) {
-  std::string reason = take_openssl_error_text();
-  return Error(ErrorKind::internal, "crypto.openssl",
-               std::string(operation) + " failed in OpenSSL: " + reason,
-               nlohmann::json{{"operation", operation}, {"openssl_error", reason}});
-}
-
-Error bad_key(std::string message) {
-  ERR_clear_error();
-  return Error(ErrorKind::invalid_argument, "crypto.bad_key", std::move(message));
-}
-
-Error bad_pem(std::string message) {
-  ERR_clear_error();
-  return Error(ErrorKind::invalid_argument, "crypto.bad_pem", std::move(message));
-}
 
 Error authentication_failed() {
   return Error(ErrorKind::invalid_argument, "crypto.authentication_failed",

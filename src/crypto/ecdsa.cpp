@@ -4,6 +4,7 @@
 // same two numbers as 64 fixed-width bytes r || s (RFC 7518 section 3.4). The conversion between
 // the two lives here and nowhere else.
 #include "crypto/crypto.h"
+#include "crypto/openssl_support.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -19,6 +20,7 @@
 #include <limits>
 
 namespace onewindow::crypto {
+using namespace openssl_support;
 namespace {
 
 constexpr std::size_t coordinate_size = 32;  // P-256 coordinates and scalars
@@ -26,47 +28,7 @@ constexpr std::size_t max_pem_size = 64 * 1024;
 // OpenSSL's name for P-256 (secp256r1), as EVP_PKEY_get_utf8_string_param reports it.
 constexpr std::string_view p256_group_name = "prime256v1";
 
-template <auto free_function>
-struct Deleter {
-  template <typename T>
-  void operator()(T* pointer) const {
-    free_function(pointer);
-  }
-};
-using PkeyPointer = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyContext = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using MdContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using BioPointer = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using BignumPointer = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using SignaturePointer = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-
-std::string take_openssl_error_text() {
-  unsigned long code = ERR_get_error();
-  std::string text = "no OpenSSL error recorded";
-  if (code != 0) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    text = buffer;
-  }
-  ERR_clear_error();
-  return text;
-}
-
-Error openssl_error(std::string_view operation) {
-  std::string reason = take_openssl_error_text();
-  return Error(ErrorKind::internal, "crypto.openssl", std::string(operation) + " failed in OpenSSL: " + reason,
-               nlohmann::json{{"operation", operation}, {"openssl_error", reason}});
-}
-
-Error bad_key(std::string message) {
-  ERR_clear_error();
-  return Error(ErrorKind::invalid_argument, "crypto.bad_key", std::move(message));
-}
-
-Error bad_pem(std::string message) {
-  ERR_clear_error();
-  return Error(ErrorKind::invalid_argument, "crypto.bad_pem", std::move(message));
-}
 
 Error bad_signature(std::string message) {
   ERR_clear_error();

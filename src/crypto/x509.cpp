@@ -10,6 +10,7 @@
 // A Certificate or RevocationList keeps no OpenSSL object: everything is read out once at
 // parse time, so sharing one between threads touches no OpenSSL state.
 #include "crypto/crypto.h"
+#include "crypto/openssl_support.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -31,6 +32,7 @@
 #include <vector>
 
 namespace onewindow::crypto {
+using namespace openssl_support;
 
 // ---- Parsed forms ----------------------------------------------------------------------------
 
@@ -100,19 +102,9 @@ constexpr std::size_t key_identifier_size = 20;
 
 // ---- OpenSSL plumbing -----------------------------------------------------------------------
 
-template <auto free_function>
-struct Deleter {
-  template <typename T>
-  void operator()(T* pointer) const {
-    free_function(pointer);
-  }
-};
 using X509Pointer = std::unique_ptr<X509, Deleter<X509_free>>;
 using CrlPointer = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
 using NamePointer = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using BioPointer = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using PkeyPointer = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using MdContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
 using IntegerPointer = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
 using TimePointer = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME_free>>;
 using OctetsPointer = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
@@ -123,26 +115,6 @@ using AuthorityKeyIdPointer = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY
 using GeneralNamesPointer = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
 using DistributionPointsPointer = std::unique_ptr<CRL_DIST_POINTS, Deleter<CRL_DIST_POINTS_free>>;
 using RevokedPointer = std::unique_ptr<X509_REVOKED, Deleter<X509_REVOKED_free>>;
-using BignumPointer = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-
-std::string take_openssl_error_text() {
-  unsigned long code = ERR_get_error();
-  std::string text = "no OpenSSL error recorded";
-  if (code != 0) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    text = buffer;
-  }
-  ERR_clear_error();
-  return text;
-}
-
-Error openssl_error(std::string_view operation) {
-  std::string reason = take_openssl_error_text();
-  return Error(ErrorKind::internal, "crypto.openssl",
-               std::string(operation) + " failed in OpenSSL: " + reason,
-               nlohmann::json{{"operation", operation}, {"openssl_error", reason}});
-}
 
 Error bad_certificate(std::string message) {
   ERR_clear_error();

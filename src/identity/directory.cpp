@@ -10,48 +10,9 @@ namespace onewindow::identity {
 
 std::vector<store::Migration> Directory::migrations() {
   return {
+      // One text for both engines: BYTEA and BIGINT are PostgreSQL's types, and SQLite keeps
+      // bytes and integers in such columns as they are.
       {"identity", 1, "departments, accounts, roles and sessions",
-       R"(CREATE TABLE department (
-            id TEXT PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL,
-            english_name TEXT NOT NULL,
-            unified_social_credit_code TEXT NOT NULL UNIQUE,
-            division TEXT NOT NULL,
-            parent_id TEXT REFERENCES department (id));
-          CREATE TABLE account (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            username TEXT NOT NULL UNIQUE,
-            display_name TEXT NOT NULL,
-            password_hash TEXT NOT NULL,
-            totp_secret BLOB,
-            totp_last_step INTEGER NOT NULL DEFAULT 0,
-            department_id TEXT REFERENCES department (id),
-            citizen_id TEXT,
-            legal_person TEXT,
-            enterprise_role TEXT,
-            failed_logins INTEGER NOT NULL DEFAULT 0,
-            locked_until TEXT,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL);
-          CREATE UNIQUE INDEX account_by_citizen_id ON account (citizen_id) WHERE kind = 'citizen';
-          CREATE INDEX account_by_department ON account (department_id);
-          CREATE TABLE account_role (
-            account_id TEXT NOT NULL REFERENCES account (id),
-            role TEXT NOT NULL,
-            PRIMARY KEY (account_id, role));
-          CREATE TABLE session (
-            id TEXT PRIMARY KEY,
-            token_digest TEXT NOT NULL UNIQUE,
-            account_id TEXT NOT NULL REFERENCES account (id),
-            kind TEXT NOT NULL,
-            csrf_token TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            revoked_at TEXT);
-          CREATE INDEX session_by_account ON session (account_id))",
-       // PostgreSQL: byte strings are BYTEA.
        R"(CREATE TABLE department (
             id TEXT PRIMARY KEY,
             key TEXT NOT NULL UNIQUE,

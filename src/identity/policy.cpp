@@ -13,29 +13,7 @@ constexpr std::pair<AccountKind, std::string_view> kind_names[] = {
     {AccountKind::platform_operator, "operator"},
 };
 
-Result<std::string> scalar(const YAML::Node& mapping, std::string_view file, const std::string& path,
-                           const char* key, bool required = true) {
-  YAML::Node node = mapping[key];
-  if (!node.IsDefined() || node.IsNull()) {
-    if (!required) return std::string();
-    return config_error("config.missing_field", file, config_line(mapping), path + "." + key, "is required");
-  }
-  if (!node.IsScalar()) return config_error("config.bad_value", file, config_line(node), path + "." + key, "must be a single value");
-  return node.Scalar();
-}
 
-Result<std::vector<std::string>> scalar_list(const YAML::Node& mapping, std::string_view file, const std::string& path,
-                                             const char* key) {
-  YAML::Node node = mapping[key];
-  std::vector<std::string> values;
-  if (!node.IsDefined() || node.IsNull()) return values;
-  if (!node.IsSequence()) return config_error("config.bad_value", file, config_line(node), path + "." + key, "must be a list");
-  for (const auto& item : node) {
-    if (!item.IsScalar()) return config_error("config.bad_value", file, config_line(item), path + "." + key, "must list names");
-    values.push_back(item.Scalar());
-  }
-  return values;
-}
 }  // namespace
 
 std::string_view kind_name(AccountKind kind) {
@@ -65,9 +43,9 @@ Result<AccessPolicy> AccessPolicy::load(const std::filesystem::path& path) {
     std::string name = entry.first.Scalar();
     std::string path_name = "permissions." + name;
     ONEWINDOW_TRY(check_known_keys(entry.second, file, path_name + ".", {"scope", "description"}));
-    auto scope = scalar(entry.second, file, path_name, "scope");
+    auto scope = config_text(entry.second, file, path_name, "scope");
     if (!scope.ok()) return scope.take_error();
-    auto description = scalar(entry.second, file, path_name, "description");
+    auto description = config_text(entry.second, file, path_name, "description");
     if (!description.ok()) return description.take_error();
     PermissionScope parsed;
     if (*scope == "global") parsed = PermissionScope::global;
@@ -88,13 +66,13 @@ Result<AccessPolicy> AccessPolicy::load(const std::filesystem::path& path) {
     role.name = entry.first.Scalar();
     std::string path_name = "roles." + role.name;
     ONEWINDOW_TRY(check_known_keys(entry.second, file, path_name + ".", {"name", "name_en", "kinds", "permissions"}));
-    auto chinese = scalar(entry.second, file, path_name, "name");
+    auto chinese = config_text(entry.second, file, path_name, "name");
     if (!chinese.ok()) return chinese.take_error();
-    auto english = scalar(entry.second, file, path_name, "name_en");
+    auto english = config_text(entry.second, file, path_name, "name_en");
     if (!english.ok()) return english.take_error();
     role.chinese_name = *chinese;
     role.english_name = *english;
-    auto kinds = scalar_list(entry.second, file, path_name, "kinds");
+    auto kinds = config_text_list(entry.second, file, path_name, "kinds");
     if (!kinds.ok()) return kinds.take_error();
     for (const std::string& kind : *kinds) {
       auto parsed = parse_kind(kind);
@@ -104,7 +82,7 @@ Result<AccessPolicy> AccessPolicy::load(const std::filesystem::path& path) {
       }
       role.kinds.push_back(*parsed);
     }
-    auto granted = scalar_list(entry.second, file, path_name, "permissions");
+    auto granted = config_text_list(entry.second, file, path_name, "permissions");
     if (!granted.ok()) return granted.take_error();
     for (const std::string& permission : *granted) {
       if (!policy.permissions_.count(permission)) {
@@ -175,11 +153,11 @@ Result<DirectoryConfiguration> DirectoryConfiguration::load(const std::filesyste
     Node node;
     for (auto [key, target] : {std::pair{"division", &node.division}, std::pair{"name", &node.name},
                                std::pair{"name_en", &node.english_name}}) {
-      auto value = scalar(item, file, path_name, key);
+      auto value = config_text(item, file, path_name, key);
       if (!value.ok()) return value.take_error();
       *target = *value;
     }
-    auto parent = scalar(item, file, path_name, "parent", false);
+    auto parent = config_text(item, file, path_name, "parent", false);
     if (!parent.ok()) return parent.take_error();
     node.parent_division = *parent;
     if (!node.parent_division.empty() && !divisions.count(node.parent_division)) {
@@ -198,11 +176,11 @@ Result<DirectoryConfiguration> DirectoryConfiguration::load(const std::filesyste
     for (auto [key, target] : {std::pair{"key", &department.key}, std::pair{"division", &department.division},
                                std::pair{"uscc", &department.unified_social_credit_code},
                                std::pair{"name", &department.name}, std::pair{"name_en", &department.english_name}}) {
-      auto value = scalar(item, file, path_name, key);
+      auto value = config_text(item, file, path_name, key);
       if (!value.ok()) return value.take_error();
       *target = *value;
     }
-    auto parent = scalar(item, file, path_name, "parent", false);
+    auto parent = config_text(item, file, path_name, "parent", false);
     if (!parent.ok()) return parent.take_error();
     department.parent_id = *parent;  // a key here; the directory turns it into an id
     if (!divisions.count(department.division)) {

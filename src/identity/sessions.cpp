@@ -19,24 +19,6 @@ bool needs_second_factor(AccountKind kind) {
 
 std::string token_digest(std::string_view token) { return crypto::to_hex(crypto::sm3(token)); }
 
-// URL-safe base64 without padding, for cookie values and bearer tokens.
-std::string base64_url(const crypto::Bytes& bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (std::uint8_t byte : bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(buffer >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 0x3f];
-  return out;
-}
-
 struct StoredAccount {
   std::string id;
   AccountKind kind = AccountKind::citizen;
@@ -154,7 +136,7 @@ Result<Login> Directory::login(const LoginAttempt& attempt) {
   if (!token_bytes.ok()) return token_bytes.take_error();
   if (!csrf_bytes.ok()) return csrf_bytes.take_error();
   Login login;
-  login.token = base64_url(*token_bytes);
+  login.token = crypto::base64url_encode(*token_bytes);
   login.lifetime = attempt.kind == SessionKind::browser ? options_.browser_session_lifetime : options_.bearer_token_lifetime;
   login.expires_at = now + login.lifetime;
   std::string session_id = new_id("ses");

@@ -208,29 +208,7 @@ Result<Client> Provider::client(std::string_view client_id) const {
 
 namespace {
 
-Result<std::string> scalar(const YAML::Node& mapping, std::string_view file, const std::string& path, const char* key,
-                           bool required) {
-  YAML::Node node = mapping[key];
-  if (!node.IsDefined() || node.IsNull()) {
-    if (!required) return std::string();
-    return config_error("config.missing_field", file, config_line(mapping), path + "." + key, "is required");
-  }
-  if (!node.IsScalar()) return config_error("config.bad_value", file, config_line(node), path + "." + key, "must be a single value");
-  return node.Scalar();
-}
 
-Result<std::vector<std::string>> scalar_list(const YAML::Node& mapping, std::string_view file, const std::string& path,
-                                             const char* key) {
-  YAML::Node node = mapping[key];
-  std::vector<std::string> values;
-  if (!node.IsDefined() || node.IsNull()) return values;
-  if (!node.IsSequence()) return config_error("config.bad_value", file, config_line(node), path + "." + key, "must be a list");
-  for (const auto& item : node) {
-    if (!item.IsScalar()) return config_error("config.bad_value", file, config_line(item), path + "." + key, "must list single values");
-    values.push_back(item.Scalar());
-  }
-  return values;
-}
 
 bool variable_name_well_formed(std::string_view name) {
   if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
@@ -279,11 +257,11 @@ Result<ClientConfiguration> configuration_from(const YAML::Node& document, const
          {std::tuple{"client_id", &client.client_id, true}, std::tuple{"name", &client.name, true},
           std::tuple{"department", &configured.department, false},
           std::tuple{"secret_environment_variable", &configured.secret_environment_variable, false}}) {
-      auto value = scalar(item, file, path, key, required);
+      auto value = config_text(item, file, path, key, required);
       if (!value.ok()) return value.take_error();
       *target = *value;
     }
-    auto kind = scalar(item, file, path, "kind", false);
+    auto kind = config_text(item, file, path, "kind", false);
     if (!kind.ok()) return kind.take_error();
     if (!kind->empty()) {
       auto parsed = parse_client_kind(*kind);
@@ -292,7 +270,7 @@ Result<ClientConfiguration> configuration_from(const YAML::Node& document, const
     }
     for (auto [key, target] : {std::pair{"redirect_uris", &client.redirect_uris}, std::pair{"grant_types", &client.grant_types},
                                std::pair{"scopes", &client.scopes}}) {
-      auto values = scalar_list(item, file, path, key);
+      auto values = config_text_list(item, file, path, key);
       if (!values.ok()) return values.take_error();
       *target = *values;
     }
