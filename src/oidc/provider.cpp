@@ -255,9 +255,9 @@ Provider::~Provider() = default;
 
 namespace {
 
-// The engines differ in the name of the byte-string type and in integer width only.
-std::string schema(std::string_view bytes_type, std::string_view integer_type) {
-  std::string sql = R"(CREATE TABLE oidc_client (
+// One text for both engines: BYTEA and BIGINT are PostgreSQL's names, and SQLite keeps bytes
+// and integers in such columns as they are.
+constexpr const char* schema = R"(CREATE TABLE oidc_client (
       client_id TEXT PRIMARY KEY,
       name TEXT NOT NULL,
       kind TEXT NOT NULL,
@@ -278,7 +278,7 @@ std::string schema(std::string_view bytes_type, std::string_view integer_type) {
       code_challenge TEXT NOT NULL,
       nonce TEXT,
       scope TEXT NOT NULL,
-      auth_time @INTEGER@ NOT NULL,
+      auth_time BIGINT NOT NULL,
       created_at TEXT NOT NULL,
       expires_at TEXT NOT NULL,
       used INTEGER NOT NULL DEFAULT 0,
@@ -300,16 +300,10 @@ std::string schema(std::string_view bytes_type, std::string_view integer_type) {
     CREATE TABLE oidc_signing_key (
       key_id TEXT PRIMARY KEY,
       algorithm TEXT NOT NULL,
-      sealed_private_key @BYTES@ NOT NULL,
+      sealed_private_key BYTEA NOT NULL,
       public_jwk TEXT NOT NULL,
       created_at TEXT NOT NULL,
       retired_at TEXT))";
-  for (auto [marker, value] : {std::pair{std::string_view("@INTEGER@"), integer_type},
-                               std::pair{std::string_view("@BYTES@"), bytes_type}}) {
-    for (auto at = sql.find(marker); at != std::string::npos; at = sql.find(marker)) sql.replace(at, marker.size(), value);
-  }
-  return sql;
-}
 
 // The sealed signing key is bound to its row, so that it cannot be moved to another.
 std::string key_associated_data(std::string_view key_id) { return "oidc_signing_key:" + std::string(key_id); }
@@ -317,8 +311,7 @@ std::string key_associated_data(std::string_view key_id) { return "oidc_signing_
 }  // namespace
 
 std::vector<store::Migration> Provider::migrations() {
-  return {{"oidc", 1, "clients, authorization codes, access tokens and the signing key", schema("BLOB", "INTEGER"),
-           schema("BYTEA", "BIGINT")}};
+  return {{"oidc", 1, "clients, authorization codes, access tokens and the signing key", schema, ""}};
 }
 
 // ---- Keys -------------------------------------------------------------------------------------

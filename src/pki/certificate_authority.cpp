@@ -71,14 +71,9 @@ CREATE INDEX pki_certificate_revoked ON pki_certificate (issuer_serial) WHERE st
 )sql";
 
 // The private key of a certificate as an SM4 envelope whose associated data is the serial;
-// deleted when the certificate is superseded or revoked.
-constexpr const char* create_private_key_table_sqlite = R"sql(
-CREATE TABLE pki_private_key (
-  serial TEXT PRIMARY KEY REFERENCES pki_certificate (serial),
-  envelope BLOB NOT NULL
-)
-)sql";
-constexpr const char* create_private_key_table_postgresql = R"sql(
+// deleted when the certificate is superseded or revoked. BYTEA serves both engines (SQLite keeps
+// bytes in it as they are).
+constexpr const char* create_private_key_table = R"sql(
 CREATE TABLE pki_private_key (
   serial TEXT PRIMARY KEY REFERENCES pki_certificate (serial),
   envelope BYTEA NOT NULL
@@ -638,8 +633,7 @@ Result<crypto::RevocationReason> parse_revocation_reason(std::string_view text,
 std::vector<store::Migration> CertificateAuthority::migrations() {
   return {
       {"pki", 1, "certificates", create_certificate_table, ""},
-      {"pki", 2, "private keys", create_private_key_table_sqlite,
-       create_private_key_table_postgresql},
+      {"pki", 2, "private keys", create_private_key_table, ""},
       {"pki", 3, "revocation lists", create_revocation_list_table, ""},
   };
 }
