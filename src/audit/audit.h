@@ -225,5 +225,9 @@ struct VerifyReport {
 // names the problem.
 Result<VerifyReport> verify_log(store::Database& database, const crypto::PublicKey& node_key,
                                 const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
+// The same, for a node whose key changed over time (its certificate rotated): a tree head
+// verifies when any of `node_keys` signed it.
+Result<VerifyReport> verify_log(store::Database& database, std::vector<crypto::PublicKey> node_keys,
+                                const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
 
 }  // namespace onewindow::audit

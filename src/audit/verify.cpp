@@ -95,7 +95,7 @@ std::optional<std::int64_t> own_index(std::string_view content) {
 // The tree rebuilt leaf by leaf, checked against what is stored. Runs on one thread at a time.
 class Checker {
  public:
-  Checker(const crypto::PublicKey& key, VerifyReport& report) : key_(key), report_(report) {}
+  Checker(const std::vector<crypto::PublicKey>& keys, VerifyReport& report) : keys_(keys), report_(report) {}
 
   // Checks the rows of a chunk and the tree heads it reaches; false at the first problem.
   bool check(const Chunk& chunk) {
@@ -202,8 +202,10 @@ class Checker {
     head.timestamp = stored.timestamp;
     head.root_hash = root;
     std::string message = head.signed_message();
-    Status verified = key_.verify(message, crypto::as_bytes(stored.signature));
-    if (!verified.ok()) {
+    bool verified = std::any_of(keys_.begin(), keys_.end(), [&](const crypto::PublicKey& key) {
+      return key.verify(message, crypto::as_bytes(stored.signature)).ok();
+    });
+    if (!verified) {
       return fail(ProblemKind::tree_head_signature, last_good_head_,
                   name + ", which covers " + range + ", has a signature that does not verify with the node's key",
                   stored.tree_size,
@@ -240,7 +242,7 @@ class Checker {
     for (auto& helper : helpers) helper.get();
   }
 
-  const crypto::PublicKey& key_;
+  const std::vector<crypto::PublicKey>& keys_;
   VerifyReport& report_;
   std::vector<Sm3Digest> leaves_;  // of the chunk being checked
   std::vector<Subtree> frontier_;
@@ -296,6 +298,11 @@ std::string VerifyReport::summary() const {
 
 Result<VerifyReport> verify_log(store::Database& database, const crypto::PublicKey& node_key,
                                 const std::function<void(std::int64_t done, std::int64_t total)>& progress) {
+  return verify_log(database, std::vector<crypto::PublicKey>{node_key}, progress);
+}
+
+Result<VerifyReport> verify_log(store::Database& database, std::vector<crypto::PublicKey> node_keys,
+                                const std::function<void(std::int64_t done, std::int64_t total)>& progress) {
   VerifyReport report;
   Status read = database.read([&](store::Session& session) -> Status {
     report = VerifyReport();
@@ -303,7 +310,7 @@ Result<VerifyReport> verify_log(store::Database& database, const crypto::PublicK
     if (!total.ok()) return total.take_error();
     if (progress) progress(0, *total);
 
-    Checker checker(node_key, report);
+    Checker checker(node_keys, report);
     Chunk chunks[2];
     int filling = 0;
     std::int64_t from = std::numeric_limits<std::int64_t>::min();  // rows below zero are reported too

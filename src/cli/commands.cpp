@@ -115,11 +115,12 @@ int serve(const Settings& settings, bool demo) {
 int verify_audit_log(const Settings& settings) {
   auto database = open_database(settings);
   if (!database.ok()) return fail(database.error());
-  auto node_key = pki::node_public_key(**database);
-  if (!node_key.ok()) return fail(node_key.error());
+  // Every key the node has held: its certificate rotates, and older tree heads keep the old key.
+  auto node_keys = pki::node_public_keys(**database);
+  if (!node_keys.ok()) return fail(node_keys.error());
   auto started = std::chrono::steady_clock::now();
   std::int64_t last_percent = -1;
-  auto report = audit::verify_log(**database, *node_key, [&](std::int64_t done, std::int64_t total) {
+  auto report = audit::verify_log(**database, *node_keys, [&](std::int64_t done, std::int64_t total) {
     std::int64_t percent = total > 0 ? done * 100 / total : 100;
     if (percent != last_percent && isatty(2)) std::cerr << "\rverifying: " << percent << "% (" << done << " of " << total << ")" << std::flush;
     last_percent = percent;

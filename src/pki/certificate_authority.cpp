@@ -110,6 +110,9 @@ constexpr const char* select_certificates =
 constexpr const char* select_active_node_certificate =
     "SELECT serial, certificate_pem FROM pki_certificate "
     "WHERE subject_kind = 'node' AND status = 'active' ORDER BY issued_at DESC";
+constexpr const char* select_unrevoked_node_certificates =
+    "SELECT serial, certificate_pem FROM pki_certificate "
+    "WHERE subject_kind = 'node' AND status <> 'revoked' ORDER BY issued_at DESC";
 constexpr const char* count_certificates = "SELECT COUNT(*) FROM pki_certificate";
 constexpr const char* select_any_active_root =
     "SELECT subject_key FROM pki_certificate WHERE subject_kind = 'root' AND status = 'active'";
@@ -926,6 +929,22 @@ Result<crypto::PublicKey> node_public_key(store::Database& database) {
         if (!certificate.ok())
           return corrupt("the certificate " + (*row)->text(0) + " does not parse");
         return certificate->public_key();
+      });
+}
+
+Result<std::vector<crypto::PublicKey>> node_public_keys(store::Database& database) {
+  return database.read_value<std::vector<crypto::PublicKey>>(
+      [](store::Session& session) -> Result<std::vector<crypto::PublicKey>> {
+        auto rows = session.query(select_unrevoked_node_certificates);
+        if (!rows.ok()) return rows.take_error();
+        if (rows->empty()) return not_found("the node has no certificate yet: the CA was never opened");
+        std::vector<crypto::PublicKey> keys;
+        for (const store::Row& row : *rows) {
+          auto certificate = crypto::Certificate::from_pem(row.text(1));
+          if (!certificate.ok()) return corrupt("the certificate " + row.text(0) + " does not parse");
+          keys.push_back(certificate->public_key());
+        }
+        return keys;
       });
 }
 

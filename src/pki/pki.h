@@ -204,5 +204,8 @@ class CertificateAuthority {
 // certificate was rotated need the superseded certificates' keys: list() has them.
 // pki.certificate_not_found before the CA was first opened.
 Result<crypto::PublicKey> node_public_key(store::Database& database);
+// The public keys of every node certificate that is not revoked, newest first: what the node
+// may have signed with over time (its certificate rotates). Read without the key-encryption key.
+Result<std::vector<crypto::PublicKey>> node_public_keys(store::Database& database);
 
 }  // namespace onewindow::pki

@@ -183,6 +183,22 @@ TEST_P(TamperTest, NamesATreeHeadWhoseSignatureFails) {
   EXPECT_EQ(report->problem->tree_size, 10);
 }
 
+TEST_P(TamperTest, TreeHeadsSignedBeforeAKeyChangeNeedTheOldKey) {
+  // The node's certificate rotated: a new log object signs with the new key from now on.
+  auto new_key = crypto::PrivateKey::generate();
+  ASSERT_TRUE(new_key.ok());
+  log_ = std::make_unique<TransparencyLog>(*database_, *new_key, clock_);
+  append(5);
+  sign();
+  auto only_new = verify_log(*database_, std::vector<crypto::PublicKey>{new_key->public_key()});
+  ASSERT_TRUE(only_new.ok());
+  ASSERT_FALSE(only_new->ok());
+  EXPECT_EQ(only_new->problem->kind, ProblemKind::tree_head_signature);
+  auto both = verify_log(*database_, std::vector<crypto::PublicKey>{new_key->public_key(), key_->public_key()});
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->ok()) << both->summary();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TamperTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
                          testing::backend_test_name);
 

@@ -528,5 +528,21 @@ TEST(CertificateAuthorityActs, IssuingRotatingAndRevokingAreInTheTransparencyLog
   EXPECT_FALSE(log.entry(3).ok());
 }
 
+TEST(NodePublicKeys, EveryUnrevokedNodeKeyNewestFirst) {
+  onewindow::testing::TestDatabase database(store::Backend::sqlite, CertificateAuthority::migrations());
+  ManualClock clock(std::chrono::system_clock::now());
+  auto authority = CertificateAuthority::open(*database, key_encryption_key, clock, qingdao);
+  ASSERT_TRUE(authority.ok()) << authority.error().message;
+  std::string first = authority->node_key()->public_key().to_hex();
+  clock.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(authority->rotate(SubjectKind::node, qingdao.division_code).ok());
+  std::string second = authority->node_key()->public_key().to_hex();
+  auto keys = node_public_keys(*database);
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].to_hex(), second);
+  EXPECT_EQ((*keys)[1].to_hex(), first);
+}
+
 }  // namespace
 }  // namespace onewindow::pki

@@ -1,0 +1,192 @@
+// registry: the base registries of the platform (natural persons, legal persons, ...), defined as
+// data in config/registries/*.yaml (format: docs/registries.md).
+//
+// Contract, as far as it is built today (definitions only; storage, writes and reads come next):
+// - A RegistryDefinition says what a registry holds: its key field, its fields with their types
+//   and validators, the one department (by key, "police") that is the authority for each field,
+//   each field's sensitivity and masking rule, and the indexes. Every mistake in a definition is
+//   a load error whose message starts "file:line: field: " and whose details hold
+//   {"file", "line", "field"} (base/config.h); nothing is half-loaded.
+// - A RegistryCatalog holds every definition of a directory, checked against each other
+//   (references name a registry that exists) and against the node's departments.
+// - validate_value() and mask() are pure: they read a definition and a value, nothing else.
+//   Their messages name the field and never contain the value, which may be personal.
+//
+// Thread safety: definitions and catalogs are immutable once loaded; their const methods and the
+// free functions may be called from several threads at once.
+#pragma once
+
+#include "base/clock.h"
+#include "base/identifiers.h"
+#include "base/result.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace onewindow::registry {
+
+// What a field holds, and so how its JSON value is checked (validate_value).
+enum class FieldType {
+  string,                      // JSON string
+  integer,                     // JSON integer
+  decimal,                     // JSON number, or a string of digits with an optional fraction
+  date,                        // "YYYY-MM-DD"
+  enumeration,                 // one of the listed codes, as a JSON string
+  division,                    // a GB/T 2260 code of config/divisions.yaml
+  reference,                   // the key of a record of another registry
+  citizen_id,                  // GB 11643 citizen ID number, check character verified
+  unified_social_credit_code,  // GB 32100 USCC, both check characters verified
+};
+// The names used in definitions: "string", ..., "enum", "division", "reference", "citizen_id",
+// "uscc".
+std::string_view type_name(FieldType type);
+
+// How a registry's records are keyed; follows from the type of its key field.
+enum class KeyKind {
+  citizen_id,                  // natural persons
+  unified_social_credit_code,  // legal persons
+  own_id,                      // a string the registry itself assigns
+};
+
+// Who may see a field unmasked; the reading rules come with the read path. Ordered from least
+// to most protected.
+enum class Sensitivity { public_data, internal, personal, sensitive };
+// "public", "internal", "personal", "sensitive".
+std::string_view sensitivity_name(Sensitivity sensitivity);
+
+enum class MaskRule {
+  none,     // shown as it is
+  keep,     // keep the first keep_first and last keep_last characters, a * for each other one
+  surname,  // keep the first character, a * for each other one: 张三 -> 张*
+  full,     // "***", whatever the length, so that not even the length shows
+};
+
+struct Masking {
+  MaskRule rule = MaskRule::none;
+  int keep_first = 0;  // MaskRule::keep only
+  int keep_last = 0;
+};
+
+struct EnumValue {
+  std::string code;  // what is stored: "1", "20", "01"
+  std::string label;
+  std::string english_label;
+};
+
+struct FieldDefinition {
+  std::string name;  // lower-case letters, digits and _, starting with a letter: "birth_date"
+  std::string label;          // Chinese: 出生日期
+  std::string english_label;  // Birth date
+  FieldType type = FieldType::string;
+  bool required = false;
+
+  // Validators; each applies to the types named, and a definition that puts one on another type
+  // fails to load.
+  std::string pattern_text;           // string: ECMAScript regex the whole value must match
+  std::optional<std::regex> pattern;  // compiled from pattern_text at load
+  std::optional<int> minimum_length;  // string: in characters (code points), not bytes
+  std::optional<int> maximum_length;
+  std::optional<double> minimum;      // integer, decimal: inclusive bounds
+  std::optional<double> maximum;
+  std::optional<Date> earliest;       // date: inclusive bounds
+  std::optional<Date> latest;
+  bool not_in_future = false;         // date: not after the `today` given to validate_value
+  std::vector<EnumValue> values;      // enumeration: at least one
+  std::string target;                 // reference: the name of the registry referred to
+  KeyKind target_key_kind = KeyKind::own_id;  // reference: set by RegistryCatalog
+
+  std::string authority;  // the key of the one department that may write this field
+  Sensitivity sensitivity = Sensitivity::internal;
+  Masking masking;
+  bool indexed = false;  // the key field, or the first field of an index: records can be found by it
+
+  int line = 0;  // where the field is defined, for later messages
+
+  const EnumValue* value(std::string_view code) const;
+};
+
+struct IndexDefinition {
+  std::string name;                 // "<registry>_<field>_<field>", for the storage to use
+  std::vector<std::string> fields;  // in order
+};
+
+struct RegistryDefinition {
+  std::string name;           // "person"; the file is <name>.yaml
+  std::string title;          // Chinese: 自然人
+  std::string english_title;  // Natural persons
+  std::string key;            // the name of the key field
+  KeyKind key_kind = KeyKind::own_id;
+  std::vector<FieldDefinition> fields;  // in the order of the file
+  std::vector<IndexDefinition> indexes;
+  std::string file;  // where it was loaded from
+
+  const FieldDefinition* field(std::string_view name) const;
+  const FieldDefinition& key_field() const;  // precondition: a loaded definition
+};
+
+// Reads one definition. Everything is checked that can be checked in one file, with the
+// authorities against `department_keys`; references to other registries are checked by
+// RegistryCatalog. Errors (all with file, line and field):
+//   config.missing_file, config.syntax, config.unknown_key, config.missing_field,
+//   config.bad_value          a value of the wrong form (a number, a flag, a name)
+//   registry.name_mismatch    `registry` is not the file's name without .yaml
+//   registry.unknown_type     a type not in FieldType
+//   registry.duplicate_field  two fields of one name
+//   registry.bad_pattern      a pattern std::regex cannot compile
+//   registry.validator_not_applicable  e.g. a pattern on a date
+//   registry.enum_without_values
+//   registry.missing_target   a reference without `target`
+//   registry.unknown_authority  not one of department_keys
+//   registry.bad_mask         an unknown rule, or keep without counts
+//   registry.unmasked_personal_field  a personal or sensitive field with mask none
+//   registry.missing_key_field  `key` names no field
+//   registry.bad_key_type     the key is not a citizen_id, uscc or string field
+//   registry.unknown_index_field, registry.duplicate_index
+Result<RegistryDefinition> load_definition(const std::filesystem::path& file,
+                                           const std::set<std::string>& department_keys);
+
+class RegistryCatalog {
+ public:
+  // Every *.yaml file of `directory`, in name order, each as load_definition, then:
+  //   registry.unknown_reference  a reference's target is no registry of the directory
+  // A directory that cannot be read is config.missing_file.
+  static Result<RegistryCatalog> load(const std::filesystem::path& directory,
+                                      const std::set<std::string>& department_keys);
+
+  // The registry of this name, or nullptr. The pointer lives as long as the catalog.
+  const RegistryDefinition* find(std::string_view name) const;
+  const std::vector<RegistryDefinition>& all() const { return registries_; }
+
+ private:
+  std::vector<RegistryDefinition> registries_;
+};
+
+// Checks one value (JSON null for an absent one) against its field. `today` is the date in China
+// Standard Time, for citizen IDs and not_in_future. Errors are Error::invalid with details
+// {"field": field.name}:
+//   registry.value_required   null for a required field
+//   registry.value_type       the wrong JSON type, or a decimal string that is not a number
+//   registry.value_length, registry.value_pattern, registry.value_range,
+//   registry.value_enum       not one of the codes
+//   registry.value_future     a date after today where not_in_future
+//   identifiers.* and clock.date_* from the base checks (citizen ID, USCC, division, date)
+// A reference is checked for the form of its target's key; whether the record exists is for the
+// storage to say.
+Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
+                      const DivisionCodes& divisions);
+
+// The value as a reader without clearance sees it, by the field's masking rule, counting UTF-8
+// characters, not bytes: 370202********1234 (keep 6 and 4), 张* and 欧阳娜 -> 欧** (surname),
+// 138****5678 (keep 3 and 4). A value too short to hide anything under its rule (a one-character
+// name; "12345" under keep 3 and 4) is masked whole, a * per character. An empty value stays
+// empty.
+std::string mask(const FieldDefinition& field, std::string_view value);
+
+}  // namespace onewindow::registry
