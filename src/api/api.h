@@ -46,6 +46,9 @@ class CertificateAuthority;
 namespace oidc {
 class Provider;
 }
+namespace registry {
+class Registries;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -220,6 +223,10 @@ void add_identity_routes(Router& router, identity::Directory& directory, bool se
 // The authenticator for the router: the session cookie (browsers) or "Authorization: Bearer".
 Authenticator make_authenticator(const identity::Directory& directory);
 inline constexpr std::string_view session_cookie = "onewindow_session";
+
+// Base registries: definitions, records written by each field's authority, reads as of a time,
+// history.
+void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory);
 
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);

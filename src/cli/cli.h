@@ -12,6 +12,7 @@
 #include "identity/identity.h"
 #include "oidc/oidc.h"
 #include "pki/pki.h"
+#include "registry/registry.h"
 #include "base/calendar.h"
 #include "base/clock.h"
 #include "base/identifiers.h"
@@ -95,6 +96,8 @@ struct Platform {
   std::unique_ptr<audit::TransparencyLog> transparency_log;
   std::unique_ptr<identity::Directory> directory;
   std::unique_ptr<oidc::Provider> single_sign_on;
+  std::optional<registry::RegistryCatalog> registry_catalog;
+  std::unique_ptr<registry::Registries> registries;
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;

@@ -6,6 +6,7 @@
 #include "base/log.h"
 
 #include <fstream>
+#include <set>
 #include <sys/stat.h>
 
 namespace onewindow::cli {
@@ -78,7 +79,8 @@ Platform::~Platform() {
 std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> migrations;
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
-                        identity::Directory::migrations(), oidc::Provider::migrations()}) {
+                        identity::Directory::migrations(), oidc::Provider::migrations(),
+                        registry::Registries::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -128,6 +130,12 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
                           "node.division " + configured.node.division + " is not one of the nodes in departments.yaml");
   }
 
+  std::set<std::string> department_keys;
+  for (const auto& department : platform->directory_configuration->departments) department_keys.insert(department.key);
+  auto catalog = registry::RegistryCatalog::load(config_dir / "registries", department_keys);
+  if (!catalog.ok()) return catalog.take_error();
+  platform->registry_catalog.emplace(std::move(catalog).value());
+
   auto key = key_encryption_key(configured);
   if (!key.ok()) return key.take_error();
   auto envelope = crypto::Sm4Envelope::create(*key);
@@ -176,6 +184,10 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   }
   ONEWINDOW_TRY(hand_over_client_secrets(configured, platform->new_client_secrets));
 
+  platform->registries = std::make_unique<registry::Registries>(*platform->database, *platform->transparency_log,
+                                                                *platform->registry_catalog, *platform->divisions,
+                                                                platform->clock);
+
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
   platform->system.version = build_info::version;
@@ -187,6 +199,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   api::add_audit_routes(router, *platform->transparency_log);
   api::add_pki_routes(router, *platform->certificate_authority);
   api::add_oidc_routes(router, *platform->single_sign_on, *platform->directory);
+  api::add_registry_routes(router, *platform->registries, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

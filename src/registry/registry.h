@@ -1,7 +1,8 @@
 // registry: the base registries of the platform (natural persons, legal persons, ...), defined as
 // data in config/registries/*.yaml (format: docs/registries.md).
 //
-// Contract, as far as it is built today (definitions only; storage, writes and reads come next):
+// Contract (definitions, storage, writes by authority, reads with masking and history; search,
+// import and the generator come next):
 // - A RegistryDefinition says what a registry holds: its key field, its fields with their types
 //   and validators, the one department (by key, "police") that is the authority for each field,
 //   each field's sensitivity and masking rule, and the indexes. Every mistake in a definition is
@@ -16,9 +17,11 @@
 // free functions may be called from several threads at once.
 #pragma once
 
+#include "audit/audit.h"
 #include "base/clock.h"
 #include "base/identifiers.h"
 #include "base/result.h"
+#include "store/store.h"
 
 #include <nlohmann/json.hpp>
 
@@ -188,5 +191,69 @@ Status validate_value(const FieldDefinition& field, const nlohmann::json& value,
 // name; "12345" under keep 3 and 4) is masked whole, a * per character. An empty value stays
 // empty.
 std::string mask(const FieldDefinition& field, std::string_view value);
+
+// ---- Records -----------------------------------------------------------------------------------
+
+// Who writes: the account, and the key of its department ("police"), which must be the
+// authority of every field written.
+struct Writer {
+  std::string account_id;
+  std::string department_key;
+};
+
+// Who reads: personal and sensitive fields are masked unless the reader's department is the
+// field's authority.
+struct Reader {
+  std::string department_key;
+};
+
+struct WriteReceipt {
+  std::string written_at;   // "2026-11-23T08:05:09.123Z"
+  std::int64_t log_index = 0;  // the transparency-log entry of this write
+  bool created = false;     // the write made the record
+};
+
+// The stored records of every registry of a catalog. Every field value is kept with its version,
+// the time it became valid and the time it stopped (valid_from, valid_to), who wrote it, why, and
+// the transparency-log entry, so a record can be read as of any past time. Thread-safe.
+class Registries {
+ public:
+  Registries(store::Database& database, audit::TransparencyLog& log, const RegistryCatalog& catalog,
+             const DivisionCodes& divisions, const Clock& clock);
+
+  // The tables (module "registry").
+  static std::vector<store::Migration> migrations();
+
+  // Writes fields of one record in one transaction with its transparency-log entry. Errors name
+  // the field: registry.unknown_registry (404), registry.unknown_field, the validate_value codes,
+  // registry.field_not_owned (403: the writer's department is not the field's authority, named
+  // in the message), registry.record_not_found (404: only the authority of the key field creates
+  // records), registry.required_missing (a new record lacks a required field the writer owns),
+  // registry.reason_required.
+  Result<WriteReceipt> write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
+                             std::string_view reason, const Writer& writer);
+
+  // The record as it is now, or as it was at `as_of`: {"registry", "key", "as_of", "fields": {name: value}},
+  // masked for the reader. registry.record_not_found when it did not exist then.
+  Result<nlohmann::json> read(std::string_view registry, std::string_view key, const Reader& reader,
+                              std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
+
+  // Every version of every field of the record, oldest first, masked for the reader, with who,
+  // when, why and the transparency-log entry.
+  Result<nlohmann::json> history(std::string_view registry, std::string_view key, const Reader& reader) const;
+
+  const RegistryCatalog& catalog() const { return catalog_; }
+
+ private:
+  Result<const RegistryDefinition*> definition(std::string_view registry) const;
+  Result<std::string> normalised_key(const RegistryDefinition& definition, std::string_view key) const;
+  nlohmann::json shown(const FieldDefinition& field, const nlohmann::json& value, const Reader& reader) const;
+
+  store::Database& database_;
+  audit::TransparencyLog& log_;
+  const RegistryCatalog& catalog_;
+  const DivisionCodes& divisions_;
+  const Clock& clock_;
+};
 
 }  // namespace onewindow::registry

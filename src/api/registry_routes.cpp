@@ -1,0 +1,103 @@
+#include "api/api.h"
+
+#include "registry/registry.h"
+
+namespace onewindow::api {
+
+namespace {
+
+// The caller's department key ("police"): the authority a registry field names.
+Result<std::string> department_key(const Request& request, identity::Directory& directory) {
+  if (request.principal->department_id.empty()) return std::string();
+  auto department = directory.department(request.principal->department_id);
+  if (!department.ok()) return department.take_error();
+  return department->key;
+}
+
+nlohmann::json describe(const registry::RegistryDefinition& definition) {
+  nlohmann::json fields = nlohmann::json::array();
+  for (const registry::FieldDefinition& field : definition.fields) {
+    fields.push_back({{"name", field.name},
+                      {"label", field.label},
+                      {"label_en", field.english_label},
+                      {"type", registry::type_name(field.type)},
+                      {"required", field.required},
+                      {"authority", field.authority},
+                      {"sensitivity", registry::sensitivity_name(field.sensitivity)},
+                      {"indexed", field.indexed}});
+  }
+  return {{"name", definition.name},
+          {"title", definition.title},
+          {"title_en", definition.english_title},
+          {"key", definition.key},
+          {"fields", fields}};
+}
+
+}  // namespace
+
+void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory) {
+  router.add({"GET", "/api/v1/registries", "registry.read",
+              "The base registries: their fields, the authority department of each, sensitivity.", "registry",
+              [&registries](const Request&) -> Result<Response> {
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& definition : registries.catalog().all()) list.push_back(describe(definition));
+                return Response::json(200, {{"registries", list}});
+              }});
+
+  router.add({"PUT", "/api/v1/registries/{registry}/records/{key}", "registry.write",
+              "Writes fields of a record; only the authority department of each field may write it, and every change "
+              "is kept with who, when, why and its transparency-log entry.",
+              "registry",
+              [&registries, &directory](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"fields", "reason"}));
+                auto reason = string_field(*body, "reason", true);
+                if (!reason.ok()) return reason.take_error();
+                if (!body->contains("fields")) return Error::invalid("http.missing_field", "fields", "fields is required");
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto receipt = registries.write(request.path_parameters.at("registry"), request.path_parameters.at("key"),
+                                                (*body)["fields"], *reason, {request.principal->account_id, *department});
+                if (!receipt.ok()) return receipt.take_error();
+                return Response::json(receipt->created ? 201 : 200, {{"written_at", receipt->written_at},
+                                                                     {"log_index", receipt->log_index},
+                                                                     {"created", receipt->created}});
+              },
+              {{"type", "object"},
+               {"required", {"fields", "reason"}},
+               {"properties", {{"fields", {{"type", "object"}}}, {"reason", {{"type", "string"}}}}}}});
+
+  router.add({"GET", "/api/v1/registries/{registry}/records/{key}", "registry.read",
+              "A record now, or as it was at as_of (a UTC time); personal fields masked unless the reader's department "
+              "is their authority.",
+              "registry",
+              [&registries, &directory](const Request& request) -> Result<Response> {
+                std::optional<std::chrono::system_clock::time_point> as_of;
+                if (auto given = request.query.find("as_of"); given != request.query.end()) {
+                  auto parsed = parse_timestamp(given->second, "as_of");
+                  if (!parsed.ok()) return parsed.take_error();
+                  as_of = *parsed;
+                }
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto record = registries.read(request.path_parameters.at("registry"), request.path_parameters.at("key"),
+                                              {*department}, as_of);
+                if (!record.ok()) return record.take_error();
+                return Response::json(200, *record);
+              }});
+
+  router.add({"GET", "/api/v1/registries/{registry}/records/{key}/history", "registry.read",
+              "Every version of every field of a record: value (masked for the reader), who, when, why, log entry.",
+              "registry",
+              [&registries, &directory](const Request& request) -> Result<Response> {
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto history = registries.history(request.path_parameters.at("registry"), request.path_parameters.at("key"),
+                                                  {*department});
+                if (!history.ok()) return history.take_error();
+                return Response::json(200, *history);
+              }});
+}
+
+}  // namespace onewindow::api

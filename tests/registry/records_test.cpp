@@ -1,0 +1,184 @@
+// Records: writes by each field's authority only, history, reads as of a past time, masking by
+// the reader's department, every write in the transparency log. On SQLite and PostgreSQL.
+#include "identity/identity.h"
+#include "registry/registry.h"
+#include "testing.h"
+
+#include <gtest/gtest.h>
+
+namespace onewindow::registry {
+namespace {
+
+constexpr const char* person_id = "360426199101010071";
+
+class RecordsTest : public ::testing::TestWithParam<store::Backend> {
+ protected:
+  static std::vector<store::Migration> migrations() {
+    std::vector<store::Migration> all = audit::TransparencyLog::migrations();
+    for (auto& migration : Registries::migrations()) all.push_back(migration);
+    return all;
+  }
+
+  void SetUp() override {
+    auto departments = identity::DirectoryConfiguration::load(onewindow::testing::config_dir() / "departments.yaml");
+    ASSERT_TRUE(departments.ok());
+    std::set<std::string> keys;
+    for (const auto& department : departments->departments) keys.insert(department.key);
+    auto catalog = RegistryCatalog::load(onewindow::testing::config_dir() / "registries", keys);
+    ASSERT_TRUE(catalog.ok()) << catalog.error().message;
+    catalog_.emplace(std::move(catalog).value());
+    auto divisions = DivisionCodes::load(onewindow::testing::config_dir() / "divisions.yaml");
+    ASSERT_TRUE(divisions.ok());
+    divisions_.emplace(std::move(divisions).value());
+    auto node_key = crypto::PrivateKey::generate();
+    log_ = std::make_unique<audit::TransparencyLog>(*database_, *node_key, clock_);
+    registries_ = std::make_unique<Registries>(*database_, *log_, *catalog_, *divisions_, clock_);
+  }
+
+  Result<WriteReceipt> register_person() {
+    return registries_->write("person", person_id,
+                              {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"phone", "13812345678"}},
+                              "出生登记 birth registration", police_);
+  }
+
+  onewindow::testing::TestDatabase database_{GetParam(), migrations()};
+  ManualClock clock_{Date(2026, 11, 23)};
+  std::optional<RegistryCatalog> catalog_;
+  std::optional<DivisionCodes> divisions_;
+  std::unique_ptr<audit::TransparencyLog> log_;
+  std::unique_ptr<Registries> registries_;
+  Writer police_{"acc_police", "police"};
+  Writer civil_{"acc_civil", "civil"};
+  Writer market_{"acc_market", "market"};
+};
+
+TEST_P(RecordsTest, TheAuthorityCreatesAndReadsItsRecordUnmasked) {
+  auto created = register_person();
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(created->created);
+  auto record = registries_->read("person", person_id, {"police"});
+  ASSERT_TRUE(record.ok()) << record.error().message;
+  EXPECT_EQ((*record)["fields"]["name"], "张三");
+  EXPECT_EQ((*record)["fields"]["id_number"], person_id);
+  EXPECT_EQ((*record)["fields"]["phone"], "13812345678");
+}
+
+TEST_P(RecordsTest, OtherDepartmentsSeePersonalFieldsMasked) {
+  ASSERT_TRUE(register_person().ok());
+  auto record = registries_->read("person", person_id, {"civil"});
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ((*record)["fields"]["name"], "张*");
+  EXPECT_EQ((*record)["key"], "360426********0071");
+  EXPECT_EQ((*record)["fields"]["id_number"], "360426********0071");
+  EXPECT_EQ((*record)["fields"]["phone"], "138****5678");
+  EXPECT_EQ(record->dump().find(person_id), std::string::npos);
+}
+
+TEST_P(RecordsTest, EachFieldIsWrittenOnlyByItsAuthority) {
+  ASSERT_TRUE(register_person().ok());
+  auto refused = registries_->write("person", person_id, {{"name", "李四"}}, "改名", civil_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "registry.field_not_owned");
+  EXPECT_EQ(refused.error().kind, ErrorKind::permission_denied);
+  EXPECT_EQ(refused.error().details["field"], "name");
+  EXPECT_EQ(refused.error().details["authority"], "police");
+  EXPECT_NE(refused.error().message.find("police"), std::string::npos);
+  auto married = registries_->write("person", person_id, {{"marital_status", "20"}}, "结婚登记", civil_);
+  ASSERT_TRUE(married.ok()) << married.error().message;
+  EXPECT_FALSE(married->created);
+  // A department that is not the key's authority cannot create records.
+  auto stranger = registries_->write("person", "44011320141005001X", {{"marital_status", "10"}}, "登记", civil_);
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.error().code, "registry.record_not_found");
+}
+
+TEST_P(RecordsTest, BadWritesNameTheFieldAndLeaveNothing) {
+  struct Case {
+    nlohmann::json fields;
+    const char* field;
+  } cases[] = {
+      {{{"name", "张三"}, {"sex", "7"}, {"birth_date", "1991-01-01"}}, "sex"},
+      {{{"name", "张三"}, {"sex", "1"}, {"birth_date", "2091-01-01"}}, "birth_date"},
+      {{{"name", "张三"}, {"sex", "1"}}, "birth_date"},
+      {{{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"nickname", "x"}}, "nickname"},
+      {{{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"household_division", "379999"}}, "household_division"},
+  };
+  for (const Case& test : cases) {
+    auto refused = registries_->write("person", person_id, test.fields, "登记", police_);
+    ASSERT_FALSE(refused.ok()) << test.field;
+    EXPECT_EQ(refused.error().details["field"], test.field) << refused.error().message;
+  }
+  auto bad_key = registries_->write("person", "360426199101010072", {{"name", "张三"}}, "登记", police_);
+  ASSERT_FALSE(bad_key.ok());
+  auto no_reason = registries_->write("person", person_id, {{"name", "张三"}}, "", police_);
+  EXPECT_EQ(no_reason.error().details["field"], "reason");
+  EXPECT_EQ(registries_->read("person", person_id, {"police"}).error().code, "registry.record_not_found");
+  EXPECT_EQ(*log_->size(), 0) << "a refused write leaves no log entry";
+}
+
+TEST_P(RecordsTest, HistoryAndReadsAsOfAPastTime) {
+  ASSERT_TRUE(register_person().ok());
+  auto before_marriage = clock_.now();
+  clock_.advance(std::chrono::hours(24));
+  ASSERT_TRUE(registries_->write("person", person_id, {{"marital_status", "20"}}, "结婚登记", civil_).ok());
+  clock_.advance(std::chrono::hours(24));
+  ASSERT_TRUE(registries_->write("person", person_id, {{"phone", "13900000000"}}, "更新联系方式", police_).ok());
+
+  auto then = registries_->read("person", person_id, {"police"}, before_marriage);
+  ASSERT_TRUE(then.ok());
+  EXPECT_FALSE((*then)["fields"].contains("marital_status"));
+  EXPECT_EQ((*then)["fields"]["phone"], "13812345678");
+  auto now = registries_->read("person", person_id, {"police"});
+  EXPECT_EQ((*now)["fields"]["phone"], "13900000000");
+  // Marital status is civil affairs' field, and sensitive: the police see it fully masked.
+  EXPECT_EQ((*now)["fields"]["marital_status"], "***");
+  EXPECT_EQ((*registries_->read("person", person_id, {"civil"}))["fields"]["marital_status"], "20");
+  auto long_ago = registries_->read("person", person_id, {"police"}, before_marriage - std::chrono::hours(24));
+  EXPECT_EQ(long_ago.error().code, "registry.record_not_found");
+
+  auto history = registries_->history("person", person_id, {"civil"});
+  ASSERT_TRUE(history.ok());
+  int phone_versions = 0;
+  for (const auto& version : (*history)["versions"]) {
+    if (version["field"] == "phone") {
+      ++phone_versions;
+      EXPECT_EQ(version["written_by"], "acc_police");
+      EXPECT_THAT(version["value"].get<std::string>(), ::testing::HasSubstr("****"));  // masked for civil affairs
+    }
+    EXPECT_TRUE(version["log_index"].is_number_integer());
+  }
+  EXPECT_EQ(phone_versions, 2);
+}
+
+TEST_P(RecordsTest, EveryWriteIsOneTransparencyLogEntryWithoutValues) {
+  auto created = register_person();
+  ASSERT_TRUE(created.ok());
+  auto entry = log_->entry(created->log_index);
+  ASSERT_TRUE(entry.ok());
+  auto content = nlohmann::json::parse(entry->content);
+  EXPECT_EQ(content["action"], "registry.write");
+  EXPECT_EQ(content["actor"], "acc_police");
+  EXPECT_EQ(content["basis"], "出生登记 birth registration");
+  EXPECT_EQ(entry->content.find("张三"), std::string::npos);
+  EXPECT_EQ(entry->content.find("13812345678"), std::string::npos);
+}
+
+TEST_P(RecordsTest, LegalPersonFieldsBelongToMarketTaxAndSocialSecurity) {
+  std::string code = "91110000600037341L";
+  auto created = registries_->write("legal_person", code,
+                                    {{"name", "青岛示范有限公司"}, {"entity_type", "limited_liability_company"}, {"legal_representative", "李四"},
+                                     {"address", "山东省青岛市市南区香港中路1号"}, {"division", "370202"},
+                                     {"establishment_date", "2020-05-01"}, {"status", "active"}},
+                                    "设立登记", market_);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  auto tax = registries_->write("legal_person", code, {{"taxpayer_type", "general"}}, "税务登记", {"acc_tax", "tax"});
+  EXPECT_TRUE(tax.ok()) << tax.error().message;
+  auto refused = registries_->write("legal_person", code, {{"taxpayer_type", "general"}}, "税务登记", market_);
+  EXPECT_EQ(refused.error().code, "registry.field_not_owned");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecordsTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
+                         [](const auto& info) { return std::string(store::backend_name(info.param)); });
+
+}  // namespace
+}  // namespace onewindow::registry
