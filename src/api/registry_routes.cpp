@@ -2,6 +2,8 @@
 
 #include "registry/registry.h"
 
+#include <charconv>
+
 namespace onewindow::api {
 
 namespace {
@@ -85,6 +87,33 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
                                               {*department}, as_of);
                 if (!record.ok()) return record.take_error();
                 return Response::json(200, *record);
+              }});
+
+  router.add({"GET", "/api/v1/registries/{registry}/records", "registry.read",
+              "Finds records by an indexed field: field and value (exact), or field and prefix (a string field, "
+              "e.g. a name); paged with limit (1-100) and cursor.",
+              "registry",
+              [&registries, &directory](const Request& request) -> Result<Response> {
+                registry::Registries::Search search;
+                auto field = request.query.find("field");
+                if (field == request.query.end()) return Error::invalid("http.missing_parameter", "field", "field is required");
+                search.field = field->second;
+                if (auto value = request.query.find("value"); value != request.query.end()) search.value = nlohmann::json(value->second);
+                if (auto prefix = request.query.find("prefix"); prefix != request.query.end()) search.prefix = prefix->second;
+                if (auto cursor = request.query.find("cursor"); cursor != request.query.end()) search.cursor = cursor->second;
+                if (auto limit = request.query.find("limit"); limit != request.query.end()) {
+                  int parsed = 0;
+                  auto [end, error] = std::from_chars(limit->second.data(), limit->second.data() + limit->second.size(), parsed);
+                  if (error != std::errc() || end != limit->second.data() + limit->second.size()) {
+                    return Error::invalid("http.bad_parameter", "limit", "limit must be a whole number from 1 to 100");
+                  }
+                  search.limit = parsed;
+                }
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto found = registries.search(request.path_parameters.at("registry"), search, {*department});
+                if (!found.ok()) return found.take_error();
+                return Response::json(200, *found);
               }});
 
   router.add({"GET", "/api/v1/registries/{registry}/records/{key}/history", "registry.read",

@@ -2,6 +2,8 @@
 // field's authority, each write one transaction with its transparency-log entry.
 #include "registry/registry.h"
 
+#include <charconv>
+
 namespace onewindow::registry {
 
 namespace {
@@ -189,6 +191,73 @@ Result<nlohmann::json> Registries::read(std::string_view registry, std::string_v
                           {"as_of", moment},
                           {"fields", values}};
   });
+}
+
+Result<nlohmann::json> Registries::search(std::string_view registry, const Search& search, const Reader& reader) const {
+  auto found = definition(registry);
+  if (!found.ok()) return found.take_error();
+  const RegistryDefinition& registry_definition = **found;
+  const FieldDefinition* field = registry_definition.field(search.field);
+  if (field == nullptr) {
+    return Error::invalid("registry.unknown_field", "field", "registry " + registry_definition.name + " has no field " + search.field);
+  }
+  if (!field->indexed) {
+    return Error::invalid("registry.field_not_indexed", "field",
+                          "records are found only by indexed fields; " + search.field + " is not one");
+  }
+  if (search.limit < 1 || search.limit > 100) return Error::invalid("registry.bad_limit", "limit", "limit must be 1 to 100");
+  if (search.value.has_value() == search.prefix.has_value()) {
+    return Error::invalid("registry.bad_search", "value", "give exactly one of value and prefix");
+  }
+  std::string pattern;
+  if (search.prefix) {
+    if (field->type != FieldType::string || search.prefix->empty()) {
+      return Error::invalid("registry.bad_search", "prefix", "prefix search needs a non-empty prefix and a string field");
+    }
+    // Values are stored as JSON text: a string starts with its quote. LIKE's own wildcards in
+    // the prefix are escaped so that they match themselves.
+    std::string quoted = nlohmann::json(*search.prefix).dump();
+    quoted.pop_back();
+    for (char c : quoted) {
+      if (c == '%' || c == '_' || c == '!') pattern += '!';
+      pattern += c;
+    }
+    pattern += '%';
+  }
+  // The cursor counts the records already given. (A record key would do better under concurrent
+  // writes, but keys such as citizen ID numbers must not reach readers who see them masked.)
+  std::int64_t offset = 0;
+  if (!search.cursor.empty()) {
+    auto [end, error] = std::from_chars(search.cursor.data(), search.cursor.data() + search.cursor.size(), offset);
+    if (error != std::errc() || end != search.cursor.data() + search.cursor.size() || offset < 0) {
+      return Error::invalid("registry.bad_cursor", "cursor", "cursor must be one a previous page gave");
+    }
+  }
+  int wanted = search.limit + 1;  // one more than a page tells whether another page follows
+  auto keys = database_.read_value<std::vector<std::string>>([&](store::Session& session) -> Result<std::vector<std::string>> {
+    auto rows = search.prefix
+                    ? session.query("SELECT record_key FROM registry_value WHERE registry = $1 AND field = $2 AND "
+                                    "valid_to IS NULL AND value LIKE $3 ESCAPE '!' ORDER BY record_key LIMIT $5 OFFSET $4",
+                                    {registry_definition.name, field->name, pattern, offset, std::int64_t{wanted}})
+                    : session.query("SELECT record_key FROM registry_value WHERE registry = $1 AND field = $2 AND "
+                                    "valid_to IS NULL AND value = $3 ORDER BY record_key LIMIT $5 OFFSET $4",
+                                    {registry_definition.name, field->name, search.value->dump(), offset,
+                                     std::int64_t{wanted}});
+    if (!rows.ok()) return rows.take_error();
+    std::vector<std::string> found_keys;
+    for (const store::Row& row : *rows) found_keys.push_back(row.text(0));
+    return found_keys;
+  });
+  if (!keys.ok()) return keys.take_error();
+  nlohmann::json records = nlohmann::json::array();
+  std::string next_cursor;
+  for (std::size_t i = 0; i < keys->size() && static_cast<int>(i) < search.limit; ++i) {
+    auto record = read(registry_definition.name, (*keys)[i], reader);
+    if (!record.ok()) return record.take_error();
+    records.push_back(std::move(record).value());
+  }
+  if (static_cast<int>(keys->size()) > search.limit) next_cursor = std::to_string(offset + search.limit);
+  return nlohmann::json{{"records", records}, {"next_cursor", next_cursor}};
 }
 
 Result<nlohmann::json> Registries::history(std::string_view registry, std::string_view key, const Reader& reader) const {

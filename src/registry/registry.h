@@ -238,6 +238,20 @@ class Registries {
   Result<nlohmann::json> read(std::string_view registry, std::string_view key, const Reader& reader,
                               std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
 
+  // Records whose current value of an indexed field equals `value`, or (for a string field)
+  // starts with `prefix`; ordered by key, at most `limit` (1 to 100) from `cursor` (what the
+  // previous page gave as next_cursor, empty for the first). {"records": [read()...],
+  // "next_cursor"} with next_cursor empty on the last page. registry.field_not_indexed for
+  // fields without an index.
+  struct Search {
+    std::string field;
+    std::optional<nlohmann::json> value;
+    std::optional<std::string> prefix;
+    std::string cursor;
+    int limit = 20;
+  };
+  Result<nlohmann::json> search(std::string_view registry, const Search& search, const Reader& reader) const;
+
   // Every version of every field of the record, oldest first, masked for the reader, with who,
   // when, why and the transparency-log entry.
   Result<nlohmann::json> history(std::string_view registry, std::string_view key, const Reader& reader) const;

@@ -177,6 +177,42 @@ TEST_P(RecordsTest, LegalPersonFieldsBelongToMarketTaxAndSocialSecurity) {
   EXPECT_EQ(refused.error().code, "registry.field_not_owned");
 }
 
+TEST_P(RecordsTest, FindsByIndexedFieldsAndNamePrefixInPages) {
+  const char* ids[] = {"360426199101010071", "44011320141005001X", "34052419800101001X"};
+  const char* names[] = {"张三", "张三丰", "李四"};
+  for (int i = 0; i < 3; ++i) {
+    auto written = registries_->write("person", ids[i], {{"name", names[i]}, {"sex", "1"}, {"birth_date", "1980-01-01"},
+                                                         {"household_division", "370285"}},
+                                      "户籍登记", police_);
+    ASSERT_TRUE(written.ok()) << written.error().message;
+  }
+  Registries::Search by_prefix{"name", std::nullopt, std::string("张"), "", 1};
+  auto first = registries_->search("person", by_prefix, {"police"});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ((*first)["records"].size(), 1u);
+  ASSERT_FALSE((*first)["next_cursor"].get<std::string>().empty());
+  by_prefix.cursor = (*first)["next_cursor"];
+  auto second = registries_->search("person", by_prefix, {"police"});
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ((*second)["records"].size(), 1u);
+  EXPECT_TRUE((*second)["next_cursor"].get<std::string>().empty());
+  std::set<std::string> found = {(*first)["records"][0]["fields"]["name"], (*second)["records"][0]["fields"]["name"]};
+  EXPECT_EQ(found, (std::set<std::string>{"张三", "张三丰"}));
+
+  auto by_division = registries_->search("person", {"household_division", nlohmann::json("370285"), std::nullopt, "", 10}, {"civil"});
+  ASSERT_TRUE(by_division.ok());
+  EXPECT_EQ((*by_division)["records"].size(), 3u);
+  EXPECT_EQ(by_division->dump().find("360426199101010071"), std::string::npos) << "keys stay masked for other departments";
+
+  auto wildcard = registries_->search("person", {"name", std::nullopt, std::string("%"), "", 10}, {"police"});
+  ASSERT_TRUE(wildcard.ok());
+  EXPECT_TRUE((*wildcard)["records"].empty()) << "% in a prefix matches only itself";
+  auto unindexed = registries_->search("person", {"phone", nlohmann::json("13812345678"), std::nullopt, "", 10}, {"police"});
+  EXPECT_EQ(unindexed.error().code, "registry.field_not_indexed");
+  auto bad_cursor = registries_->search("person", {"name", std::nullopt, std::string("张"), "x", 10}, {"police"});
+  EXPECT_EQ(bad_cursor.error().details["field"], "cursor");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
                          [](const auto& info) { return std::string(store::backend_name(info.param)); });
 
