@@ -144,6 +144,7 @@ struct Principal {
   std::string legal_person;
   std::set<std::string> permissions;
   std::string session_id;
+  std::chrono::system_clock::time_point authenticated_at;  // when this session logged in
   bool browser_session = false;  // came with the session cookie: unsafe methods need the CSRF token
   std::string csrf_token;
 

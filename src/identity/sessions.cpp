@@ -165,6 +165,7 @@ Result<Login> Directory::login(const LoginAttempt& attempt) {
   });
   if (!opened.ok()) return opened.take_error();
   login.principal.session_id = session_id;
+  login.principal.authenticated_at = now;
   login.principal.browser_session = attempt.kind == SessionKind::browser;
   login.principal.csrf_token = csrf_token;
   return login;
@@ -208,8 +209,8 @@ Result<Principal> Directory::authenticate(std::string_view token, SessionKind ki
   std::string wanted_kind = kind == SessionKind::browser ? "browser" : "bearer";
   return database_.read_value<Principal>([&](store::Session& session) -> Result<Principal> {
     auto row = session.query_one(
-        "SELECT id, account_id, csrf_token FROM session WHERE token_digest = $1 AND kind = $2 AND revoked_at IS NULL "
-        "AND expires_at > $3",
+        "SELECT id, account_id, csrf_token, created_at FROM session WHERE token_digest = $1 AND kind = $2 "
+        "AND revoked_at IS NULL AND expires_at > $3",
         {digest, wanted_kind, now});
     if (!row.ok()) return row.take_error();
     if (!row->has_value()) return unauthenticated();
@@ -217,6 +218,9 @@ Result<Principal> Directory::authenticate(std::string_view token, SessionKind ki
     if (!principal.ok()) return principal.take_error();
     principal->session_id = (*row)->text(0);
     principal->csrf_token = (*row)->text(2);
+    auto logged_in_at = parse_timestamp((*row)->text(3), "created_at");
+    if (!logged_in_at.ok()) return logged_in_at.take_error();
+    principal->authenticated_at = *logged_in_at;
     principal->browser_session = kind == SessionKind::browser;
     return principal;
   });

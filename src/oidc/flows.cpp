@@ -2,6 +2,8 @@
 // client_credentials), userinfo.
 #include "oidc/internal.h"
 
+#include <charconv>
+
 #include "base/identifiers.h"
 
 #include <algorithm>
@@ -121,9 +123,17 @@ Result<std::string> Provider::authorize(const std::map<std::string, std::string>
   if (nonce.size() > longest_nonce) return refuse("invalid_request", "nonce is longer than 512 characters");
   std::vector<std::string> prompt = split_scope(parameter(query, "prompt"));
   if (contains(prompt, "none") && prompt.size() > 1) return refuse("invalid_request", "prompt none goes alone");
-  // The platform does not keep when a session logged in (identity::Principal does not carry it),
-  // so it cannot honour a maximum authentication age, nor yet ask for a fresh login.
-  if (query.count("max_age")) return refuse("login_required", "max_age is not supported: the login time is not known here");
+  std::optional<std::int64_t> max_age;
+  if (query.count("max_age")) {
+    std::string text = parameter(query, "max_age");
+    std::int64_t seconds = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || seconds < 0) {
+      return refuse("invalid_request", "max_age must be a whole number of seconds");
+    }
+    max_age = seconds;
+  }
+  // Without a login page of its own yet, the platform cannot ask for a fresh login.
   if (contains(prompt, "login")) return refuse("login_required", "the platform cannot ask for a fresh login yet");
   if (contains(prompt, "consent")) return refuse("consent_required", "the platform has no consent page yet");
 
@@ -139,9 +149,13 @@ Result<std::string> Provider::authorize(const std::map<std::string, std::string>
                  "log in to the platform first (POST /api/v1/session), then come back to this address");
   }
 
+  const auto now = clock_.now();
+  // OpenID Connect Core 3.1.2.1: a login older than max_age must be made again.
+  if (max_age && now - person->authenticated_at > std::chrono::seconds(*max_age)) {
+    return refuse("login_required", "the login is older than max_age: log in to the platform again");
+  }
   auto code = random_token(code_bytes);
   if (!code.ok()) return code.take_error();
-  const auto now = clock_.now();
   const std::string now_text = format_timestamp(now);
   Status stored = database_.write([&](store::Session& session) -> Status {
     // Spent codes are kept while the tokens they gave may live, to catch a replay; then dropped.
@@ -154,7 +168,8 @@ Result<std::string> Provider::authorize(const std::map<std::string, std::string>
         "INSERT INTO oidc_authorization_code (code_digest, client_id, account_id, redirect_uri, code_challenge, nonce, "
         "scope, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         {secret_digest(*code), client_id, person->account_id, redirect_uri, challenge,
-         nonce.empty() ? store::Value{} : store::Value{nonce}, join_scope(scopes), seconds_since_epoch(now), now_text,
+         nonce.empty() ? store::Value{} : store::Value{nonce}, join_scope(scopes),
+         seconds_since_epoch(person->authenticated_at), now_text,
          format_timestamp(now + options_.code_lifetime)});
     if (!inserted.ok()) return inserted.take_error();
     return ok_status();

@@ -94,6 +94,9 @@ TEST_P(IdentityTest, CitizenRegistersWithAValidIdAndLogsIn) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->account_id, created->account.id);
   EXPECT_EQ(again->citizen_id, citizen_id);
+  clock_.advance(std::chrono::minutes(5));
+  auto later = directory_service_->authenticate(login->token, SessionKind::browser);
+  EXPECT_EQ(later->authenticated_at, login->principal.authenticated_at) << "the login time, not the time of the request";
   // A browser cookie is not a bearer token.
   EXPECT_FALSE(directory_service_->authenticate(login->token, SessionKind::bearer).ok());
 }

@@ -132,7 +132,11 @@ TEST_F(OidcPlatform, ResponseTypeAndScopeAreChecked) {
   EXPECT_EQ(error_of({{"scope", "openid citizen_id"}}), "invalid_scope");  // demo-portal is not allowed it
   EXPECT_EQ(error_of({{"scope", "openid registry.read"}}), "invalid_scope");
   EXPECT_EQ(error_of({{"request", "eyJhbGciOiJub25lIn0.e30."}}), "request_not_supported");
-  EXPECT_EQ(error_of({{"max_age", "300"}}), "login_required");
+  EXPECT_EQ(error_of({{"max_age", "300"}}), "") << "a login of a moment ago is young enough";
+  EXPECT_EQ(error_of({{"max_age", "soon"}}), "invalid_request");
+  clock_.advance(std::chrono::minutes(10));
+  EXPECT_EQ(error_of({{"max_age", "300"}}), "login_required") << "a login ten minutes old is not";
+  EXPECT_EQ(error_of({{"max_age", "3600"}}), "");
   EXPECT_EQ(error_of({{"prompt", "login"}}), "login_required");
   EXPECT_EQ(error_of({{"prompt", "consent"}}), "consent_required");
   // The machine client has no authorization code flow.
