@@ -68,20 +68,24 @@ nlohmann::json render(const oidc::Client& client) {
           {"updated_at", client.updated_at}};
 }
 
-const nlohmann::json client_schema = {
-    {"type", "object"},
-    {"properties",
-     {{"client_id", {{"type", "string"}}},
-      {"name", {{"type", "string"}}},
-      {"kind", {{"enum", {"confidential", "public"}}}},
-      {"redirect_uris", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-      {"grant_types", {{"type", "array"}, {"items", {{"enum", {"authorization_code", "client_credentials"}}}}}},
-      {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-      {"department_id", {{"type", "string"}}},
-      {"source", {{"enum", {"api", "config"}}}},
-      {"created_by", {{"type", "string"}}},
-      {"created_at", {{"type", "string"}}},
-      {"updated_at", {{"type", "string"}}}}}};
+// What an operator gives to register a client; a registered client has these and more.
+const nlohmann::json new_client_properties = {
+    {"client_id", {{"type", "string"}}},
+    {"name", {{"type", "string"}}},
+    {"kind", {{"enum", {"confidential", "public"}}}},
+    {"redirect_uris", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+    {"grant_types", {{"type", "array"}, {"items", {{"enum", {"authorization_code", "client_credentials"}}}}}},
+    {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+    {"department_id", {{"type", "string"}}}};
+
+const nlohmann::json client_schema = [] {
+  nlohmann::json properties = new_client_properties;
+  properties["source"] = {{"enum", {"api", "config"}}};
+  properties["created_by"] = {{"type", "string"}};
+  properties["created_at"] = {{"type", "string"}};
+  properties["updated_at"] = {{"type", "string"}};
+  return nlohmann::json{{"type", "object"}, {"properties", properties}};
+}();
 
 // The access token of "Authorization: Bearer <token>", or empty.
 std::string bearer_token(const Request& request) {
@@ -236,16 +240,7 @@ void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directo
                 forbid_caching(response);
                 return response;
               },
-              {{"type", "object"},
-               {"required", {"name"}},
-               {"properties",
-                {{"client_id", {{"type", "string"}}},
-                 {"name", {{"type", "string"}}},
-                 {"kind", {{"enum", {"confidential", "public"}}}},
-                 {"redirect_uris", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-                 {"grant_types", {{"type", "array"}, {"items", {{"enum", {"authorization_code", "client_credentials"}}}}}},
-                 {"scopes", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-                 {"department_id", {{"type", "string"}}}}}},
+              {{"type", "object"}, {"required", {"name"}}, {"properties", new_client_properties}},
               {{"type", "object"},
                {"properties", {{"client", client_schema}, {"client_secret", {{"type", "string"}}}}}}});
 

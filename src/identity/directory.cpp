@@ -298,6 +298,32 @@ Result<CreatedAccount> Directory::create_account(const NewAccount& request, cons
   return created;
 }
 
+// The principal of an account, read with the same query and conversion as account(), so that
+// the two never disagree about an account.
+Result<Principal> Directory::principal_of(store::Session& session, std::string_view account_id) const {
+  auto row = session.query_one("SELECT " + std::string(account_columns) + " FROM account WHERE id = $1",
+                               {std::string(account_id)});
+  if (!row.ok()) return row.take_error();
+  if (!row->has_value()) {
+    return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "the session's account no longer exists");
+  }
+  auto account = account_from(session, **row);
+  if (!account.ok()) return account.take_error();
+  if (account->disabled) {
+    return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "the session's account no longer exists");
+  }
+  Principal principal;
+  principal.account_id = account->id;
+  principal.kind = account->kind;
+  principal.username = account->username;
+  principal.display_name = account->display_name;
+  principal.department_id = account->department_id;
+  principal.citizen_id = account->citizen_id;
+  principal.legal_person = account->legal_person;
+  principal.permissions = policy_.permissions_of(account->kind, account->roles);
+  return principal;
+}
+
 Result<Account> Directory::account(std::string_view id) const {
   std::string wanted(id);
   return database_.read_value<Account>([&](store::Session& session) -> Result<Account> {

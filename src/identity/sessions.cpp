@@ -171,34 +171,6 @@ Result<Login> Directory::login(const LoginAttempt& attempt) {
   return login;
 }
 
-Result<Principal> Directory::principal_of(store::Session& session, std::string_view account_id) const {
-  auto row = session.query_one(
-      "SELECT id, kind, username, display_name, COALESCE(department_id, ''), COALESCE(citizen_id, ''), "
-      "COALESCE(legal_person, ''), disabled FROM account WHERE id = $1",
-      {std::string(account_id)});
-  if (!row.ok()) return row.take_error();
-  if (!row->has_value() || (*row)->integer(7) != 0) {
-    return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "the session's account no longer exists");
-  }
-  const store::Row& found = **row;
-  Principal principal;
-  principal.account_id = found.text(0);
-  auto kind = parse_kind(found.text(1));
-  if (!kind.ok()) return kind.take_error();
-  principal.kind = *kind;
-  principal.username = found.text(2);
-  principal.display_name = found.text(3);
-  principal.department_id = found.text(4);
-  principal.citizen_id = found.text(5);
-  principal.legal_person = found.text(6);
-  auto roles = session.query("SELECT role FROM account_role WHERE account_id = $1", {principal.account_id});
-  if (!roles.ok()) return roles.take_error();
-  std::vector<std::string> names;
-  for (const store::Row& role : *roles) names.push_back(role.text(0));
-  principal.permissions = policy_.permissions_of(principal.kind, names);
-  return principal;
-}
-
 Result<Principal> Directory::authenticate(std::string_view token, SessionKind kind) const {
   auto unauthenticated = [] {
     return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "log in first: the session is unknown or has ended");
