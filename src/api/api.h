@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,8 @@ class Provider;
 }
 namespace registry {
 class Registries;
+class Imports;
+class ImportQueue;
 }
 }  // namespace onewindow
 
@@ -226,7 +229,15 @@ inline constexpr std::string_view session_cookie = "onewindow_session";
 
 // Base registries: definitions, records written by each field's authority, reads as of a time,
 // history.
-void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory);
+// With imports: POST /api/v1/registries/{registry}/imports (CSV body, run in the background by the
+// queue, the upload kept under upload_directory) and GET /api/v1/imports/{id}[/rejections].
+struct RegistryImports {
+  registry::Imports* imports = nullptr;  // none: no import routes
+  registry::ImportQueue* queue = nullptr;
+  std::filesystem::path upload_directory;
+};
+void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory,
+                         const RegistryImports& imports = {});
 
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);

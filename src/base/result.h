@@ -69,6 +69,8 @@ class [[nodiscard]] Result {
 
   const Error& error() const { assert(!ok()); return std::get<1>(state_); }
   Error&& take_error() { assert(!ok()); return std::get<1>(std::move(state_)); }
+  // Only whether it succeeded, for a caller that needs no value (an UPDATE's row count).
+  Result<void> status() const;
 
  private:
   std::variant<T, Error> state_;
@@ -91,6 +93,11 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
+
+template <typename T>
+Status Result<T>::status() const {
+  return ok() ? Status() : Status(error());
+}
 
 inline Status ok_status() { return Status(); }
 

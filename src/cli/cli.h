@@ -98,6 +98,8 @@ struct Platform {
   std::unique_ptr<oidc::Provider> single_sign_on;
   std::optional<registry::RegistryCatalog> registry_catalog;
   std::unique_ptr<registry::Registries> registries;
+  std::unique_ptr<registry::Imports> imports;
+  std::unique_ptr<registry::ImportQueue> import_queue;  // stopped before what it uses goes
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;
@@ -107,7 +109,9 @@ struct Platform {
 
   ~Platform();  // stops the tree-head signer before the database goes
 };
-Result<std::unique_ptr<Platform>> build_platform(Settings settings);
+// background_work: run uploaded imports on a thread and resume interrupted ones (the server);
+// a one-shot command such as `onewindow import` leaves them to the server.
+Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool background_work = true);
 
 // Creates the demo accounts (once) and returns the lines that describe them, secrets included,
 // for `onewindow demo` to print. Kept in data_dir/demo-accounts.txt, readable by its owner only.
@@ -120,6 +124,30 @@ Result<api::ServerOptions> server_options(const Settings& settings);
 std::vector<store::Migration> all_migrations();
 // Opens the database the settings name and applies the missing migrations.
 Result<std::unique_ptr<store::Database>> open_database(const Settings& settings);
+
+// `onewindow generate`: synthetic persons and enterprises as CSV files (synthetic/).
+struct GenerateOptions {
+  std::int64_t persons = 0;
+  std::int64_t enterprises = 0;
+  std::uint64_t seed = 20261123;
+  std::string directory = "generated";
+  std::string encoding = "utf-8";
+  // Fixed rather than the real today, so that a seed makes the same files on any day.
+  std::string today = "2026-01-01";
+};
+int generate_command(const Settings& settings, const GenerateOptions& options);
+
+// `onewindow import`: one CSV file into a registry as one department, with a progress bar on
+// standard error; running it again after an interruption resumes the import.
+struct ImportOptions {
+  std::string registry;
+  std::string file;
+  std::string department;
+  std::string reason = "bulk import";
+  std::string encoding = "utf-8";
+  int batch_rows = 1000;
+};
+int import_command(const Settings& settings, const ImportOptions& options);
 
 // Runs the command line; returns the process exit status.
 int run(int argc, char** argv);

@@ -1,4 +1,4 @@
-// The onewindow command line: serve, demo, migrate, version. Composes the modules into one
+// The onewindow command line: serve, demo, migrate, generate, import, audit, settings, version. Composes the modules into one
 // server; the only place that knows all of them.
 #include "cli/cli.h"
 
@@ -158,6 +158,36 @@ int run(int argc, char** argv) {
   add_common_flags(*verify_command, audit_flags, false);
   auto* settings_command = app.add_subcommand("settings", "List every setting with its environment variable and default");
 
+  CommonFlags generate_flags, import_flags;
+  GenerateOptions generate_options;
+  auto* generate_command_line = app.add_subcommand(
+      "generate", "Write synthetic persons and enterprises of Qingdao as CSV files, the same files for the same seed");
+  generate_command_line->add_option("--persons", generate_options.persons, "natural persons to make")->check(CLI::NonNegativeNumber);
+  generate_command_line->add_option("--enterprises", generate_options.enterprises, "enterprises to make")
+      ->check(CLI::NonNegativeNumber);
+  generate_command_line->add_option("--seed", generate_options.seed, "the seed [20261123]");
+  generate_command_line->add_option("--output", generate_options.directory, "directory for the files [generated]");
+  generate_command_line->add_option("--today", generate_options.today,
+                                    "the day the data is made for, YYYY-MM-DD: dates fall before it [2026-01-01]");
+  generate_command_line->add_option("--encoding", generate_options.encoding, "utf-8 or gb18030 [utf-8]");
+  add_common_flags(*generate_command_line, generate_flags, false);
+
+  ImportOptions import_options;
+  auto* import_command_line = app.add_subcommand(
+      "import", "Import a CSV file into a registry as one department: valid rows in batches, rejected rows reported "
+                "with their line; run again after an interruption to resume");
+  import_command_line->add_option("registry", import_options.registry, "person, legal_person, ...")->required();
+  import_command_line->add_option("file", import_options.file, "CSV file: a header row of field names, then rows")
+      ->required();
+  import_command_line->add_option("--department", import_options.department,
+                                  "the department writing (the authority of every column but the key)")
+      ->required();
+  import_command_line->add_option("--reason", import_options.reason, "why, kept with every change [bulk import]");
+  import_command_line->add_option("--encoding", import_options.encoding, "utf-8 or gb18030 [utf-8]");
+  import_command_line->add_option("--batch-rows", import_options.batch_rows, "rows per transaction [1000]")
+      ->check(CLI::Range(1, 100000));
+  add_common_flags(*import_command_line, import_flags, false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -176,10 +206,12 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  CommonFlags& flags = serve_command->parsed()     ? serve_flags
-                       : demo_command->parsed()    ? demo_flags
-                       : verify_command->parsed()  ? audit_flags
-                                                   : migrate_flags;
+  CommonFlags& flags = serve_command->parsed()           ? serve_flags
+                       : demo_command->parsed()          ? demo_flags
+                       : verify_command->parsed()        ? audit_flags
+                       : generate_command_line->parsed() ? generate_flags
+                       : import_command_line->parsed()   ? import_flags
+                                                         : migrate_flags;
   if (demo_command->parsed() && !flags.data_dir && !std::getenv("ONEWINDOW_DATA_DIR")) flags.data_dir = "data/demo";
   auto settings = settings_from(flags);
   if (!settings.ok()) return fail(settings.error());
@@ -197,6 +229,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (verify_command->parsed()) return verify_audit_log(*settings);
+  if (generate_command_line->parsed()) return generate_command(*settings, generate_options);
+  if (import_command_line->parsed()) return import_command(*settings, import_options);
   return serve(*settings, demo_command->parsed());
 }
 

@@ -103,7 +103,7 @@ Result<std::unique_ptr<store::Database>> open_database(const Settings& settings)
   return database;
 }
 
-Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
+Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool background_work) {
   auto platform = std::make_unique<Platform>();
   platform->settings = std::move(settings);
   const Settings& configured = platform->settings;
@@ -187,6 +187,15 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   platform->registries = std::make_unique<registry::Registries>(*platform->database, *platform->transparency_log,
                                                                 *platform->registry_catalog, *platform->divisions,
                                                                 platform->clock);
+  ONEWINDOW_TRY(platform->registries->prepare());
+  platform->imports = std::make_unique<registry::Imports>(*platform->database, *platform->registries, platform->clock);
+  if (background_work) {
+    platform->import_queue = std::make_unique<registry::ImportQueue>(*platform->imports);
+    // Uploads interrupted by the last stop go on where their last batch ended.
+    auto interrupted = platform->imports->unfinished("upload");
+    if (!interrupted.ok()) return interrupted.take_error();
+    for (const auto& import : *interrupted) platform->import_queue->submit(import.id);
+  }
 
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
@@ -199,7 +208,9 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings) {
   api::add_audit_routes(router, *platform->transparency_log);
   api::add_pki_routes(router, *platform->certificate_authority);
   api::add_oidc_routes(router, *platform->single_sign_on, *platform->directory);
-  api::add_registry_routes(router, *platform->registries, *platform->directory);
+  api::add_registry_routes(router, *platform->registries, *platform->directory,
+                           {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
+                            std::filesystem::path(configured.data_dir) / "imports"});
   router.set_authenticator(api::make_authenticator(*platform->directory));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

@@ -1,17 +1,118 @@
-// Stored records: every field value versioned with its validity interval, written only by the
-// field's authority, each write one transaction with its transparency-log entry.
+// Stored records: the current values of each record in one row, every change kept beside them
+// with who, when, why and its transparency-log entry, and a lookup table for indexed fields.
+// Fields are written only by their authority; each write is one transaction with its entry.
 #include "registry/registry.h"
 
+#include "registry/storage.h"
+
 #include <charconv>
+#include <map>
 
 namespace onewindow::registry {
 
 namespace {
 
-// One text for both engines (BIGINT is PostgreSQL's name; SQLite keeps integers in it as they
-// are). Values are JSON texts. The partial index serves lookups of current values by field,
-// which search by indexed fields will use.
-constexpr const char* schema = R"(CREATE TABLE registry_record (
+// Version 1 kept one row per field version (an entity-attribute-value table); reading a record
+// took a row per field and writing one a MAX(version) per field. Version 2 keeps the current
+// values as one JSON object per record and each change as one row, and copies what version 1
+// held. WITHOUT ROWID (SQLite) stores each table once, in its primary key's order.
+constexpr const char* schema_v2_sqlite = R"(
+    ALTER TABLE registry_record RENAME TO registry_record_v1;
+    CREATE TABLE registry_record (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      fields TEXT NOT NULL,
+      version BIGINT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      PRIMARY KEY (registry, record_key)) WITHOUT ROWID;
+    CREATE TABLE registry_change (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      version BIGINT NOT NULL,
+      changed_at TEXT NOT NULL,
+      written_by TEXT NOT NULL,
+      department TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      log_index BIGINT NOT NULL,
+      fields TEXT NOT NULL,
+      PRIMARY KEY (registry, record_key, version)) WITHOUT ROWID;
+    CREATE TABLE registry_lookup (
+      registry TEXT NOT NULL,
+      field TEXT NOT NULL,
+      value TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      PRIMARY KEY (registry, field, value, record_key)) WITHOUT ROWID;
+    CREATE TABLE registry_lookup_field (
+      registry TEXT NOT NULL,
+      field TEXT NOT NULL,
+      PRIMARY KEY (registry, field));
+    INSERT INTO registry_change
+      SELECT registry, record_key, ROW_NUMBER() OVER (PARTITION BY registry, record_key ORDER BY log_index),
+             MIN(valid_from), written_by, department, reason, log_index, json_group_object(field, json(value))
+      FROM registry_value GROUP BY registry, record_key, log_index, written_by, department, reason;
+    INSERT INTO registry_record
+      SELECT r.registry, r.record_key,
+             (SELECT json_group_object(v.field, json(v.value)) FROM registry_value v
+              WHERE v.registry = r.registry AND v.record_key = r.record_key AND v.valid_to IS NULL),
+             (SELECT COUNT(*) FROM registry_change c WHERE c.registry = r.registry AND c.record_key = r.record_key),
+             r.created_at,
+             (SELECT MAX(c.changed_at) FROM registry_change c WHERE c.registry = r.registry AND c.record_key = r.record_key)
+      FROM registry_record_v1 r;
+    DROP TABLE registry_value;
+    DROP TABLE registry_record_v1)";
+
+// The same on PostgreSQL: COLLATE "C" makes lookups compare bytes, as SQLite does, so that a
+// name prefix is a range of the index whatever the server's locale.
+constexpr const char* schema_v2_postgresql = R"(
+    ALTER TABLE registry_record RENAME TO registry_record_v1;
+    CREATE TABLE registry_record (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      fields TEXT NOT NULL,
+      version BIGINT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      PRIMARY KEY (registry, record_key));
+    CREATE TABLE registry_change (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      version BIGINT NOT NULL,
+      changed_at TEXT NOT NULL,
+      written_by TEXT NOT NULL,
+      department TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      log_index BIGINT NOT NULL,
+      fields TEXT NOT NULL,
+      PRIMARY KEY (registry, record_key, version));
+    CREATE TABLE registry_lookup (
+      registry TEXT NOT NULL,
+      field TEXT NOT NULL,
+      value TEXT COLLATE "C" NOT NULL,
+      record_key TEXT NOT NULL,
+      PRIMARY KEY (registry, field, value, record_key));
+    CREATE TABLE registry_lookup_field (
+      registry TEXT NOT NULL,
+      field TEXT NOT NULL,
+      PRIMARY KEY (registry, field));
+    INSERT INTO registry_change
+      SELECT registry, record_key, ROW_NUMBER() OVER (PARTITION BY registry, record_key ORDER BY log_index),
+             MIN(valid_from), written_by, department, reason, log_index, json_object_agg(field, value::json)::text
+      FROM registry_value GROUP BY registry, record_key, log_index, written_by, department, reason;
+    INSERT INTO registry_record
+      SELECT r.registry, r.record_key,
+             COALESCE((SELECT json_object_agg(v.field, v.value::json)::text FROM registry_value v
+              WHERE v.registry = r.registry AND v.record_key = r.record_key AND v.valid_to IS NULL), '{}'),
+             (SELECT COUNT(*) FROM registry_change c WHERE c.registry = r.registry AND c.record_key = r.record_key),
+             r.created_at,
+             COALESCE((SELECT MAX(c.changed_at) FROM registry_change c
+                       WHERE c.registry = r.registry AND c.record_key = r.record_key), r.created_at)
+      FROM registry_record_v1 r;
+    DROP TABLE registry_value;
+    DROP TABLE registry_record_v1)";
+
+// Version 1, as it was applied; applied migrations never change.
+constexpr const char* schema_v1 = R"(CREATE TABLE registry_record (
       registry TEXT NOT NULL,
       record_key TEXT NOT NULL,
       created_at TEXT NOT NULL,
@@ -44,7 +145,55 @@ Registries::Registries(store::Database& database, audit::TransparencyLog& log, c
     : database_(database), log_(log), catalog_(catalog), divisions_(divisions), clock_(clock) {}
 
 std::vector<store::Migration> Registries::migrations() {
-  return {{"registry", 1, "records and versioned field values", schema, ""}};
+  return {{"registry", 1, "records and versioned field values", schema_v1, ""},
+          {"registry", 2, "current values per record, changes, lookups of indexed fields", schema_v2_sqlite,
+           schema_v2_postgresql},
+          {"registry", 3, "imports from CSV with their progress and rejected rows", import_schema, ""}};
+}
+
+Status Registries::prepare() {
+  return database_.write([&](store::Session& session) -> Status {
+    auto rows = session.query("SELECT registry, field FROM registry_lookup_field");
+    if (!rows.ok()) return rows.take_error();
+    std::set<std::pair<std::string, std::string>> built;
+    for (const store::Row& row : *rows) built.emplace(row.text(0), row.text(1));
+    std::set<std::pair<std::string, std::string>> wanted;
+    for (const RegistryDefinition& definition : catalog_.all()) {
+      for (const FieldDefinition& field : definition.fields) {
+        if (field.indexed && field.name != definition.key) wanted.emplace(definition.name, field.name);
+      }
+    }
+    for (const auto& [registry, field] : built) {
+      if (wanted.contains({registry, field})) continue;
+      ONEWINDOW_TRY(session.execute("DELETE FROM registry_lookup WHERE registry = $1 AND field = $2", {registry, field}).status());
+      ONEWINDOW_TRY(
+          session.execute("DELETE FROM registry_lookup_field WHERE registry = $1 AND field = $2", {registry, field}).status());
+    }
+    // A field newly indexed is looked up in every record that has it, so that search finds
+    // records written before the index was defined.
+    for (const auto& [registry, field] : wanted) {
+      if (built.contains({registry, field})) continue;
+      std::vector<std::pair<std::string, std::string>> entries;
+      Status scanned = session.query_each(
+          "SELECT record_key, fields FROM registry_record WHERE registry = $1", {registry},
+          [&](const store::Row& row) -> bool {
+            auto fields = nlohmann::json::parse(row.text(1));
+            auto value = fields.find(field);
+            if (value != fields.end() && !value->is_null()) entries.emplace_back(lookup_text(*value), row.text(0));
+            return true;
+          });
+      ONEWINDOW_TRY(scanned);
+      for (const auto& [value, key] : entries) {
+        ONEWINDOW_TRY(session
+                          .execute("INSERT INTO registry_lookup (registry, field, value, record_key) VALUES ($1, $2, $3, $4)",
+                                   {registry, field, value, key})
+                          .status());
+      }
+      ONEWINDOW_TRY(
+          session.execute("INSERT INTO registry_lookup_field (registry, field) VALUES ($1, $2)", {registry, field}).status());
+    }
+    return ok_status();
+  });
 }
 
 Result<const RegistryDefinition*> Registries::definition(std::string_view registry) const {
@@ -70,6 +219,29 @@ nlohmann::json Registries::shown(const FieldDefinition& field, const nlohmann::j
   return mask(field, value.is_string() ? value.get<std::string>() : value.dump());
 }
 
+Status Registries::check_fields(const RegistryDefinition& definition, const std::string& key, const nlohmann::json& fields,
+                                const Writer& writer, Date today) const {
+  for (const auto& [name, value] : fields.items()) {
+    const FieldDefinition* field = definition.field(name);
+    if (field == nullptr) {
+      return Error::invalid("registry.unknown_field", name, "registry " + definition.name + " has no field " + name);
+    }
+    if (field->authority != writer.department_key) return not_owned(definition, *field);
+    ONEWINDOW_TRY(validate_value(*field, value, today, divisions_));
+    if (name == definition.key && value != nlohmann::json(key)) {
+      return Error::invalid("registry.key_immutable", name, "the key of a record is its address and never changes");
+    }
+  }
+  return ok_status();
+}
+
+Error Registries::not_owned(const RegistryDefinition& definition, const FieldDefinition& field) {
+  return Error(ErrorKind::permission_denied, "registry.field_not_owned",
+               "field " + field.name + " of " + definition.name + " is written only by its authority, department " +
+                   field.authority,
+               {{"field", field.name}, {"authority", field.authority}});
+}
+
 Result<WriteReceipt> Registries::write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
                                        std::string_view reason, const Writer& writer) {
   auto found = definition(registry);
@@ -83,50 +255,17 @@ Result<WriteReceipt> Registries::write(std::string_view registry, std::string_vi
   if (reason.empty() || reason.size() > 1000) {
     return Error::invalid("registry.reason_required", "reason", "every change needs a reason of 1 to 1000 bytes");
   }
-  const Date today = clock_.today();
-  for (const auto& [name, value] : fields.items()) {
-    const FieldDefinition* field = registry_definition.field(name);
-    if (field == nullptr) {
-      return Error::invalid("registry.unknown_field", name, "registry " + registry_definition.name + " has no field " + name);
-    }
-    if (field->authority != writer.department_key) {
-      return Error(ErrorKind::permission_denied, "registry.field_not_owned",
-                   "field " + name + " of " + registry_definition.name + " is written only by its authority, department " +
-                       field->authority,
-                   {{"field", name}, {"authority", field->authority}});
-    }
-    ONEWINDOW_TRY(validate_value(*field, value, today, divisions_));
-    if (name == registry_definition.key && value != nlohmann::json(*record_key)) {
-      return Error::invalid("registry.key_immutable", name, "the key of a record is its address and never changes");
-    }
-  }
+  ONEWINDOW_TRY(check_fields(registry_definition, *record_key, fields, writer, clock_.today()));
 
   WriteReceipt receipt;
   receipt.written_at = format_timestamp(clock_.now());
   Status written = database_.write([&](store::Session& session) -> Status {
-    auto existing = session.query_one("SELECT 1 FROM registry_record WHERE registry = $1 AND record_key = $2",
-                                      {registry_definition.name, *record_key});
-    if (!existing.ok()) return existing.take_error();
-    if (!existing->has_value()) {
-      if (registry_definition.key_field().authority != writer.department_key) {
-        return Error(ErrorKind::not_found, "registry.record_not_found",
-                     "no such record; only department " + registry_definition.key_field().authority + " creates records of " +
-                         registry_definition.name,
-                     {{"field", "key"}});
-      }
-      for (const FieldDefinition& field : registry_definition.fields) {
-        bool owned = field.authority == writer.department_key;
-        bool given = fields.contains(field.name) || field.name == registry_definition.key;
-        if (field.required && owned && !given) {
-          return Error::invalid("registry.required_missing", field.name, "a new record needs field " + field.name);
-        }
-      }
-      auto created = session.execute(
-          "INSERT INTO registry_record (registry, record_key, created_at, created_by) VALUES ($1, $2, $3, $4)",
-          {registry_definition.name, *record_key, receipt.written_at, writer.account_id});
-      if (!created.ok()) return created.take_error();
-      receipt.created = true;
-    }
+    std::vector<PendingRow> rows(1);
+    rows[0].key = *record_key;
+    rows[0].fields = fields;
+    ONEWINDOW_TRY(load_existing(session, registry_definition, rows));
+    ONEWINDOW_TRY(classify(registry_definition, writer, rows[0]));
+    receipt.created = !rows[0].existing.has_value();
     std::vector<std::string> names;
     for (const auto& [name, value] : fields.items()) names.push_back(name);
     // The log entry names the fields, never their values: they may be personal, and proofs make
@@ -137,29 +276,161 @@ Result<WriteReceipt> Registries::write(std::string_view registry, std::string_vi
                                            {"created", receipt.created}}});
     if (!recorded.ok()) return recorded.take_error();
     receipt.log_index = recorded->index;
-    nlohmann::json values = fields;
-    if (receipt.created) values[registry_definition.key] = *record_key;
-    for (const auto& [name, value] : values.items()) {
-      auto last = session.query_one(
-          "SELECT COALESCE(MAX(version), 0) FROM registry_value WHERE registry = $1 AND record_key = $2 AND field = $3",
-          {registry_definition.name, *record_key, name});
-      if (!last.ok()) return last.take_error();
-      std::int64_t version = (*last)->integer(0) + 1;
-      auto closed = session.execute(
-          "UPDATE registry_value SET valid_to = $4 WHERE registry = $1 AND record_key = $2 AND field = $3 AND valid_to IS NULL",
-          {registry_definition.name, *record_key, name, receipt.written_at});
-      if (!closed.ok()) return closed.take_error();
-      auto inserted = session.execute(
-          "INSERT INTO registry_value (registry, record_key, field, version, value, valid_from, written_by, department, "
-          "reason, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-          {registry_definition.name, *record_key, name, version, value.dump(), receipt.written_at, writer.account_id,
-           writer.department_key, std::string(reason), receipt.log_index});
-      if (!inserted.ok()) return inserted.take_error();
-    }
-    return ok_status();
+    return store_rows(session, registry_definition, rows, reason, writer, receipt.log_index, receipt.written_at);
   });
   if (!written.ok()) return written.take_error();
   return receipt;
+}
+
+Result<BatchReceipt> Registries::write_batch(store::Session& session, const RegistryDefinition& definition,
+                                             std::vector<BatchRow> rows, std::string_view reason, const Writer& writer,
+                                             const nlohmann::json& log_details) {
+  BatchReceipt receipt;
+  std::string written_at = format_timestamp(clock_.now());
+  const Date today = clock_.today();
+  std::vector<PendingRow> pending(rows.size());
+  std::set<std::string> keys;
+  auto refuse = [](PendingRow& row, Status status) {
+    if (row.refusal.ok()) row.refusal = std::move(status);
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    PendingRow& row = pending[i];
+    row.fields = std::move(rows[i].fields);
+    auto key = normalised_key(definition, rows[i].key);
+    if (!key.ok()) {
+      Error error = key.take_error();
+      error.details["field"] = definition.key;
+      refuse(row, std::move(error));
+      continue;
+    }
+    row.key = *key;
+    if (!keys.insert(row.key).second) {
+      return Error::invalid("registry.duplicate_key", "key", "a batch holds each record once");
+    }
+    if (row.fields.empty()) {
+      refuse(row, Error::invalid("registry.no_fields", "line", "the row gives no field but its key"));
+      continue;
+    }
+    refuse(row, check_fields(definition, row.key, row.fields, writer, today));
+  }
+  ONEWINDOW_TRY(load_existing(session, definition, pending));
+  for (PendingRow& row : pending) {
+    if (!row.refusal.ok()) continue;
+    refuse(row, classify(definition, writer, row));
+    if (!row.refusal.ok()) continue;
+    ++(row.existing.has_value() ? receipt.updated : receipt.created);
+  }
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].refusal.ok()) continue;
+    const Error& error = pending[i].refusal.error();
+    auto field = error.details.find("field");
+    receipt.rejected.push_back({rows[i].line, field != error.details.end() && field->is_string() ? field->get<std::string>() : "line",
+                                error.code, error.message});
+  }
+  nlohmann::json details = log_details;
+  details["department"] = writer.department_key;
+  details["created"] = receipt.created;
+  details["updated"] = receipt.updated;
+  details["rejected"] = static_cast<std::int64_t>(receipt.rejected.size());
+  auto recorded = log_.record(session, {writer.account_id, "", "registry.import", definition.name, "", std::string(reason),
+                                        details});
+  if (!recorded.ok()) return recorded.take_error();
+  receipt.log_index = recorded->index;
+  ONEWINDOW_TRY(store_rows(session, definition, pending, reason, writer, receipt.log_index, written_at));
+  return receipt;
+}
+
+Status Registries::load_existing(store::Session& session, const RegistryDefinition& definition,
+                                 std::vector<PendingRow>& rows) const {
+  for (PendingRow& row : rows) {
+    if (!row.refusal.ok()) continue;
+    auto existing = session.query_one("SELECT fields, version FROM registry_record WHERE registry = $1 AND record_key = $2",
+                                      {definition.name, row.key});
+    if (!existing.ok()) return existing.take_error();
+    if (existing->has_value()) {
+      row.existing = nlohmann::json::parse((*existing)->text(0));
+      row.version = (*existing)->integer(1);
+    }
+  }
+  return ok_status();
+}
+
+Status Registries::classify(const RegistryDefinition& definition, const Writer& writer, PendingRow& row) const {
+  if (row.existing.has_value()) return ok_status();
+  const FieldDefinition& key_field = definition.key_field();
+  if (key_field.authority != writer.department_key) {
+    return Error(ErrorKind::not_found, "registry.record_not_found",
+                 "no such record; only department " + key_field.authority + " creates records of " + definition.name,
+                 {{"field", "key"}});
+  }
+  for (const FieldDefinition& field : definition.fields) {
+    bool owned = field.authority == writer.department_key;
+    bool given = row.fields.contains(field.name) || field.name == definition.key;
+    if (field.required && owned && !given) {
+      return Error::invalid("registry.required_missing", field.name, "a new record needs field " + field.name);
+    }
+  }
+  return ok_status();
+}
+
+Status Registries::store_rows(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows,
+                              std::string_view reason, const Writer& writer, std::int64_t log_index,
+                              const std::string& written_at) const {
+  for (PendingRow& row : rows) {
+    if (!row.refusal.ok()) continue;
+    nlohmann::json written = row.fields;
+    nlohmann::json current;
+    if (row.existing.has_value()) {
+      current = *row.existing;
+    } else {
+      written[definition.key] = row.key;
+      current = nlohmann::json::object();
+    }
+    // Lookups follow the indexed fields whose value changes.
+    for (const auto& [name, value] : written.items()) {
+      const FieldDefinition* field = definition.field(name);
+      if (!field->indexed || name == definition.key) continue;
+      auto before = current.find(name);
+      if (before != current.end()) {
+        if (*before == value) continue;
+        if (!before->is_null()) {
+          ONEWINDOW_TRY(session
+                            .execute("DELETE FROM registry_lookup WHERE registry = $1 AND field = $2 AND value = $3 AND "
+                                     "record_key = $4",
+                                     {definition.name, name, lookup_text(*before), row.key})
+                            .status());
+        }
+      }
+      if (!value.is_null()) {
+        ONEWINDOW_TRY(session
+                          .execute("INSERT INTO registry_lookup (registry, field, value, record_key) VALUES ($1, $2, $3, $4)",
+                                   {definition.name, name, lookup_text(value), row.key})
+                          .status());
+      }
+    }
+    for (const auto& [name, value] : written.items()) current[name] = value;
+    std::int64_t version = row.version + 1;
+    if (row.existing.has_value()) {
+      ONEWINDOW_TRY(session
+                        .execute("UPDATE registry_record SET fields = $3, version = $4, updated_at = $5 WHERE registry = $1 "
+                                 "AND record_key = $2",
+                                 {definition.name, row.key, current.dump(), version, written_at})
+                        .status());
+    } else {
+      ONEWINDOW_TRY(session
+                        .execute("INSERT INTO registry_record (registry, record_key, fields, version, created_at, updated_at) "
+                                 "VALUES ($1, $2, $3, $4, $5, $5)",
+                                 {definition.name, row.key, current.dump(), version, written_at})
+                        .status());
+    }
+    ONEWINDOW_TRY(session
+                      .execute("INSERT INTO registry_change (registry, record_key, version, changed_at, written_by, "
+                               "department, reason, log_index, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                               {definition.name, row.key, version, written_at, writer.account_id, writer.department_key,
+                                std::string(reason), log_index, written.dump()})
+                      .status());
+  }
+  return ok_status();
 }
 
 Result<nlohmann::json> Registries::read(std::string_view registry, std::string_view key, const Reader& reader,
@@ -171,26 +442,49 @@ Result<nlohmann::json> Registries::read(std::string_view registry, std::string_v
   if (!record_key.ok()) return record_key.take_error();
   std::string moment = format_timestamp(as_of.value_or(clock_.now()));
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    auto rows = session.query(
-        "SELECT field, value FROM registry_value WHERE registry = $1 AND record_key = $2 AND valid_from <= $3 "
-        "AND (valid_to IS NULL OR valid_to > $3) ORDER BY field",
-        {registry_definition.name, *record_key, moment});
-    if (!rows.ok()) return rows.take_error();
-    if (rows->empty()) {
+    nlohmann::json values = nlohmann::json::object();
+    bool exists = false;
+    if (!as_of) {
+      auto row = session.query_one("SELECT fields FROM registry_record WHERE registry = $1 AND record_key = $2",
+                                   {registry_definition.name, *record_key});
+      if (!row.ok()) return row.take_error();
+      if (row->has_value()) {
+        exists = true;
+        values = nlohmann::json::parse((*row)->text(0));
+      }
+    } else {
+      // The record as it was: its changes up to that moment, applied in order.
+      Status folded = session.query_each(
+          "SELECT fields FROM registry_change WHERE registry = $1 AND record_key = $2 AND changed_at <= $3 ORDER BY version",
+          {registry_definition.name, *record_key, moment}, [&](const store::Row& row) -> bool {
+            exists = true;
+            // Named: items() refers to the object, which must outlive the loop.
+            nlohmann::json change = nlohmann::json::parse(row.text(0));
+            for (auto& [name, value] : change.items()) values[name] = std::move(value);
+            return true;
+          });
+      ONEWINDOW_TRY(folded);
+    }
+    if (!exists) {
       return Error(ErrorKind::not_found, "registry.record_not_found",
                    "no such record" + std::string(as_of ? " at that time" : ""), {{"field", "key"}});
-    }
-    nlohmann::json values = nlohmann::json::object();
-    for (const store::Row& row : *rows) {
-      const FieldDefinition* field = registry_definition.field(row.text(0));
-      if (field == nullptr) continue;  // a field since removed from the definition
-      values[field->name] = shown(*field, nlohmann::json::parse(row.text(1)), reader);
     }
     return nlohmann::json{{"registry", registry_definition.name},
                           {"key", shown(registry_definition.key_field(), *record_key, reader)},
                           {"as_of", moment},
-                          {"fields", values}};
+                          {"fields", shown_fields(registry_definition, values, reader)}};
   });
+}
+
+nlohmann::json Registries::shown_fields(const RegistryDefinition& definition, const nlohmann::json& values,
+                                        const Reader& reader) const {
+  // In the order of the definition, so that every reader sees the same layout.
+  nlohmann::json shown_values = nlohmann::json::object();
+  for (const FieldDefinition& field : definition.fields) {
+    auto value = values.find(field.name);
+    if (value != values.end() && !value->is_null()) shown_values[field.name] = shown(field, *value, reader);
+  }
+  return shown_values;
 }
 
 Result<nlohmann::json> Registries::search(std::string_view registry, const Search& search, const Reader& reader) const {
@@ -201,28 +495,26 @@ Result<nlohmann::json> Registries::search(std::string_view registry, const Searc
   if (field == nullptr) {
     return Error::invalid("registry.unknown_field", "field", "registry " + registry_definition.name + " has no field " + search.field);
   }
-  if (!field->indexed) {
+  if (!field->indexed || field->name == registry_definition.key) {
     return Error::invalid("registry.field_not_indexed", "field",
-                          "records are found only by indexed fields; " + search.field + " is not one");
+                          "records are found only by indexed fields (and read by key); " + search.field + " is not one");
   }
   if (search.limit < 1 || search.limit > 100) return Error::invalid("registry.bad_limit", "limit", "limit must be 1 to 100");
   if (search.value.has_value() == search.prefix.has_value()) {
     return Error::invalid("registry.bad_search", "value", "give exactly one of value and prefix");
   }
-  std::string pattern;
+  std::string low;
+  std::string high;
   if (search.prefix) {
     if (field->type != FieldType::string || search.prefix->empty()) {
       return Error::invalid("registry.bad_search", "prefix", "prefix search needs a non-empty prefix and a string field");
     }
-    // Values are stored as JSON text: a string starts with its quote. LIKE's own wildcards in
-    // the prefix are escaped so that they match themselves.
-    std::string quoted = nlohmann::json(*search.prefix).dump();
-    quoted.pop_back();
-    for (char c : quoted) {
-      if (c == '%' || c == '_' || c == '!') pattern += '!';
-      pattern += c;
-    }
-    pattern += '%';
+    // Lookups compare bytes, so every value that starts with the prefix lies between it and the
+    // prefix followed by the last code point of Unicode.
+    low = *search.prefix;
+    high = low + "\xF4\x8F\xBF\xBF";
+  } else {
+    low = lookup_text(*search.value);
   }
   // The cursor counts the records already given. (A record key would do better under concurrent
   // writes, but keys such as citizen ID numbers must not reach readers who see them masked.)
@@ -233,31 +525,33 @@ Result<nlohmann::json> Registries::search(std::string_view registry, const Searc
       return Error::invalid("registry.bad_cursor", "cursor", "cursor must be one a previous page gave");
     }
   }
-  int wanted = search.limit + 1;  // one more than a page tells whether another page follows
-  auto keys = database_.read_value<std::vector<std::string>>([&](store::Session& session) -> Result<std::vector<std::string>> {
+  std::int64_t wanted = search.limit + 1;  // one more than a page tells whether another page follows
+  std::string moment = format_timestamp(clock_.now());
+  return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    const char* by_value =
+        "SELECT r.record_key, r.fields FROM registry_lookup l JOIN registry_record r ON r.registry = l.registry AND "
+        "r.record_key = l.record_key WHERE l.registry = $1 AND l.field = $2 AND l.value = $3 "
+        "ORDER BY l.record_key LIMIT $5 OFFSET $4";
+    const char* by_prefix =
+        "SELECT r.record_key, r.fields FROM registry_lookup l JOIN registry_record r ON r.registry = l.registry AND "
+        "r.record_key = l.record_key WHERE l.registry = $1 AND l.field = $2 AND l.value >= $3 AND l.value < $6 "
+        "ORDER BY l.value, l.record_key LIMIT $5 OFFSET $4";
     auto rows = search.prefix
-                    ? session.query("SELECT record_key FROM registry_value WHERE registry = $1 AND field = $2 AND "
-                                    "valid_to IS NULL AND value LIKE $3 ESCAPE '!' ORDER BY record_key LIMIT $5 OFFSET $4",
-                                    {registry_definition.name, field->name, pattern, offset, std::int64_t{wanted}})
-                    : session.query("SELECT record_key FROM registry_value WHERE registry = $1 AND field = $2 AND "
-                                    "valid_to IS NULL AND value = $3 ORDER BY record_key LIMIT $5 OFFSET $4",
-                                    {registry_definition.name, field->name, search.value->dump(), offset,
-                                     std::int64_t{wanted}});
+                    ? session.query(by_prefix, {registry_definition.name, field->name, low, offset, wanted, high})
+                    : session.query(by_value, {registry_definition.name, field->name, low, offset, wanted});
     if (!rows.ok()) return rows.take_error();
-    std::vector<std::string> found_keys;
-    for (const store::Row& row : *rows) found_keys.push_back(row.text(0));
-    return found_keys;
+    nlohmann::json records = nlohmann::json::array();
+    for (std::size_t i = 0; i < rows->size() && static_cast<std::int64_t>(i) < search.limit; ++i) {
+      const store::Row& row = (*rows)[i];
+      records.push_back({{"registry", registry_definition.name},
+                         {"key", shown(registry_definition.key_field(), row.text(0), reader)},
+                         {"as_of", moment},
+                         {"fields", shown_fields(registry_definition, nlohmann::json::parse(row.text(1)), reader)}});
+    }
+    std::string next_cursor;
+    if (static_cast<std::int64_t>(rows->size()) > search.limit) next_cursor = std::to_string(offset + search.limit);
+    return nlohmann::json{{"records", records}, {"next_cursor", next_cursor}};
   });
-  if (!keys.ok()) return keys.take_error();
-  nlohmann::json records = nlohmann::json::array();
-  std::string next_cursor;
-  for (std::size_t i = 0; i < keys->size() && static_cast<int>(i) < search.limit; ++i) {
-    auto record = read(registry_definition.name, (*keys)[i], reader);
-    if (!record.ok()) return record.take_error();
-    records.push_back(std::move(record).value());
-  }
-  if (static_cast<int>(keys->size()) > search.limit) next_cursor = std::to_string(offset + search.limit);
-  return nlohmann::json{{"records", records}, {"next_cursor", next_cursor}};
 }
 
 Result<nlohmann::json> Registries::history(std::string_view registry, std::string_view key, const Reader& reader) const {
@@ -268,24 +562,36 @@ Result<nlohmann::json> Registries::history(std::string_view registry, std::strin
   if (!record_key.ok()) return record_key.take_error();
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
     auto rows = session.query(
-        "SELECT field, version, value, valid_from, COALESCE(valid_to, ''), written_by, department, reason, log_index "
-        "FROM registry_value WHERE registry = $1 AND record_key = $2 ORDER BY valid_from, field, version",
+        "SELECT version, changed_at, written_by, department, reason, log_index, fields FROM registry_change "
+        "WHERE registry = $1 AND record_key = $2 ORDER BY version",
         {registry_definition.name, *record_key});
     if (!rows.ok()) return rows.take_error();
     if (rows->empty()) return Error(ErrorKind::not_found, "registry.record_not_found", "no such record", {{"field", "key"}});
+    // Each change becomes a version of every field it wrote, valid until the field's next change.
     nlohmann::json versions = nlohmann::json::array();
+    std::map<std::string, std::size_t> latest;  // field -> its latest entry in versions
     for (const store::Row& row : *rows) {
-      const FieldDefinition* field = registry_definition.field(row.text(0));
-      if (field == nullptr) continue;
-      versions.push_back({{"field", field->name},
-                          {"version", row.integer(1)},
-                          {"value", shown(*field, nlohmann::json::parse(row.text(2)), reader)},
-                          {"valid_from", row.text(3)},
-                          {"valid_to", row.text(4).empty() ? nlohmann::json(nullptr) : nlohmann::json(row.text(4))},
-                          {"written_by", row.text(5)},
-                          {"department", row.text(6)},
-                          {"reason", row.text(7)},
-                          {"log_index", row.integer(8)}});
+      nlohmann::json change = nlohmann::json::parse(row.text(6));
+      for (const auto& [name, value] : change.items()) {
+        const FieldDefinition* field = registry_definition.field(name);
+        if (field == nullptr) continue;  // a field since removed from the definition
+        std::int64_t field_version = 1;
+        if (auto previous = latest.find(name); previous != latest.end()) {
+          versions[previous->second]["valid_to"] = row.text(1);
+          field_version = versions[previous->second]["version"].get<std::int64_t>() + 1;
+        }
+        latest[name] = versions.size();
+        versions.push_back({{"field", name},
+                            {"version", field_version},
+                            {"value", shown(*field, value, reader)},
+                            {"valid_from", row.text(1)},
+                            {"valid_to", nullptr},
+                            {"change", row.integer(0)},
+                            {"written_by", row.text(2)},
+                            {"department", row.text(3)},
+                            {"reason", row.text(4)},
+                            {"log_index", row.integer(5)}});
+      }
     }
     return nlohmann::json{{"registry", registry_definition.name},
                           {"key", shown(registry_definition.key_field(), *record_key, reader)},

@@ -1,8 +1,7 @@
 // registry: the base registries of the platform (natural persons, legal persons, ...), defined as
 // data in config/registries/*.yaml (format: docs/registries.md).
 //
-// Contract (definitions, storage, writes by authority, reads with masking and history; search,
-// import and the generator come next):
+// Contract:
 // - A RegistryDefinition says what a registry holds: its key field, its fields with their types
 //   and validators, the one department (by key, "police") that is the authority for each field,
 //   each field's sensitivity and masking rule, and the indexes. Every mistake in a definition is
@@ -19,18 +18,25 @@
 
 #include "audit/audit.h"
 #include "base/clock.h"
+#include "base/csv.h"
 #include "base/identifiers.h"
 #include "base/result.h"
 #include "store/store.h"
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace onewindow::registry {
@@ -213,16 +219,44 @@ struct WriteReceipt {
   bool created = false;     // the write made the record
 };
 
-// The stored records of every registry of a catalog. Every field value is kept with its version,
-// the time it became valid and the time it stopped (valid_from, valid_to), who wrote it, why, and
-// the transparency-log entry, so a record can be read as of any past time. Thread-safe.
+// One row of a bulk write: the line of the file it came from, the record's key and its fields.
+struct BatchRow {
+  std::int64_t line = 0;
+  std::string key;
+  nlohmann::json fields;
+};
+
+// A row not written, and why; never the row's values, which may be personal.
+struct Rejection {
+  std::int64_t line = 0;
+  std::string field;  // the field at fault, or "key", or "line" for the row as a whole
+  std::string code;   // "registry.value_pattern", ...
+  std::string message;
+};
+
+struct BatchReceipt {
+  std::int64_t log_index = 0;  // the one transparency-log entry of the batch
+  std::int64_t created = 0;
+  std::int64_t updated = 0;
+  std::vector<Rejection> rejected;
+};
+
+// The stored records of every registry of a catalog. The current values of a record are one row;
+// every change is another, with who, when, why and its transparency-log entry, so a record can
+// be read as of any past time and its history shown field by field. Indexed fields have lookup
+// rows for search. Thread-safe.
 class Registries {
  public:
   Registries(store::Database& database, audit::TransparencyLog& log, const RegistryCatalog& catalog,
              const DivisionCodes& divisions, const Clock& clock);
 
-  // The tables (module "registry").
+  // The tables (module "registry"), imports' included.
   static std::vector<store::Migration> migrations();
+
+  // Brings the lookups in line with the catalog's indexes: a field newly indexed gets a lookup
+  // for every record that has it; one no longer indexed loses its lookups. Call once at start,
+  // after migrations.
+  Status prepare();
 
   // Writes fields of one record in one transaction with its transparency-log entry. Errors name
   // the field: registry.unknown_registry (404), registry.unknown_field, the validate_value codes,
@@ -233,16 +267,25 @@ class Registries {
   Result<WriteReceipt> write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
                              std::string_view reason, const Writer& writer);
 
+  // Writes many records in the caller's transaction (so that an import's progress commits with
+  // its rows) under one transparency-log entry, action "registry.import", whose details are
+  // `log_details` plus the counts. Each row is checked as write() checks it; a row that fails is
+  // not written and comes back as a Rejection, and the others are written. Keys must be distinct
+  // within one batch (registry.duplicate_key otherwise); every error other than a row's own is
+  // returned, and the caller's transaction should then be rolled back.
+  Result<BatchReceipt> write_batch(store::Session& session, const RegistryDefinition& definition,
+                                   std::vector<BatchRow> rows, std::string_view reason, const Writer& writer,
+                                   const nlohmann::json& log_details);
+
   // The record as it is now, or as it was at `as_of`: {"registry", "key", "as_of", "fields": {name: value}},
   // masked for the reader. registry.record_not_found when it did not exist then.
   Result<nlohmann::json> read(std::string_view registry, std::string_view key, const Reader& reader,
                               std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
 
   // Records whose current value of an indexed field equals `value`, or (for a string field)
-  // starts with `prefix`; ordered by key, at most `limit` (1 to 100) from `cursor` (what the
-  // previous page gave as next_cursor, empty for the first). {"records": [read()...],
-  // "next_cursor"} with next_cursor empty on the last page. registry.field_not_indexed for
-  // fields without an index.
+  // starts with `prefix`; at most `limit` (1 to 100) from `cursor` (what the previous page gave
+  // as next_cursor, empty for the first). {"records": [read()...], "next_cursor"} with
+  // next_cursor empty on the last page. registry.field_not_indexed for fields without an index.
   struct Search {
     std::string field;
     std::optional<nlohmann::json> value;
@@ -256,18 +299,141 @@ class Registries {
   // when, why and the transparency-log entry.
   Result<nlohmann::json> history(std::string_view registry, std::string_view key, const Reader& reader) const;
 
+  // The definition of a registry: registry.unknown_registry (404) when there is none.
+  Result<const RegistryDefinition*> definition(std::string_view registry) const;
+  // The key as stored (a final x of a citizen ID upper-cased), checked as its field says.
+  Result<std::string> normalised_key(const RegistryDefinition& definition, std::string_view key) const;
+  // The checks of write() for fields of one record, without storage: names, authority, values.
+  Status check_fields(const RegistryDefinition& definition, const std::string& key, const nlohmann::json& fields,
+                      const Writer& writer, Date today) const;
+  static Error not_owned(const RegistryDefinition& definition, const FieldDefinition& field);
+
   const RegistryCatalog& catalog() const { return catalog_; }
+  const DivisionCodes& divisions() const { return divisions_; }
 
  private:
-  Result<const RegistryDefinition*> definition(std::string_view registry) const;
-  Result<std::string> normalised_key(const RegistryDefinition& definition, std::string_view key) const;
+  // A row on its way into storage.
+  struct PendingRow {
+    std::string key;
+    nlohmann::json fields;
+    std::optional<nlohmann::json> existing;  // the current values, when the record exists
+    std::int64_t version = 0;                // the record's number of changes so far
+    Status refusal;                          // why the row is not written, when it is not
+  };
+  Status load_existing(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows) const;
+  Status classify(const RegistryDefinition& definition, const Writer& writer, PendingRow& row) const;
+  Status store_rows(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows,
+                    std::string_view reason, const Writer& writer, std::int64_t log_index,
+                    const std::string& written_at) const;
   nlohmann::json shown(const FieldDefinition& field, const nlohmann::json& value, const Reader& reader) const;
+  nlohmann::json shown_fields(const RegistryDefinition& definition, const nlohmann::json& values, const Reader& reader) const;
 
   store::Database& database_;
   audit::TransparencyLog& log_;
   const RegistryCatalog& catalog_;
   const DivisionCodes& divisions_;
   const Clock& clock_;
+};
+
+// ---- Imports -----------------------------------------------------------------------------------
+
+// A bulk import of one CSV file into one registry: a header row naming fields of the registry
+// (the key field among them), then a row per record. An empty cell leaves its field as it is.
+struct ImportRequest {
+  std::string registry;
+  std::filesystem::path file;
+  TextEncoding encoding = TextEncoding::utf8;
+  std::string reason;
+  Writer writer;
+  // "command" for `onewindow import`, resumed by running the command again; "upload" for files
+  // sent to the API, kept under the data directory and resumed by the server when it starts.
+  std::string origin = "command";
+  int batch_rows = 1000;
+};
+
+struct ImportStatus {
+  std::string id;  // "imp_..."
+  std::string registry;
+  std::string department;
+  std::string origin;
+  std::string state;  // "running", "finished", "failed"
+  std::string error;  // why it failed
+  std::string file;
+  std::string encoding;
+  std::int64_t bytes_total = 0;
+  std::int64_t bytes_done = 0;
+  std::int64_t rows_read = 0;
+  std::int64_t rows_created = 0;
+  std::int64_t rows_updated = 0;
+  std::int64_t rows_rejected = 0;
+  std::string started_at;
+  std::string updated_at;
+  std::string finished_at;
+  bool resumed = false;  // begin() found this import unfinished and continues it
+
+  int percentage() const;  // of the file's bytes read and committed, 0 to 100
+  nlohmann::json to_json() const;
+};
+
+// Imports run batch by batch: each batch's rows, its rejected rows, its transparency-log entry
+// and the import's position in the file commit in one transaction, so an import stopped at any
+// moment (a crash, a kill) resumes after its last committed batch, writing no row twice and
+// losing none. Thread-safe; one import is run by one caller at a time (a second runner of the
+// same import stops with registry.import_moved).
+class Imports {
+ public:
+  Imports(store::Database& database, Registries& registries, const Clock& clock);
+
+  // Checks the file's header and starts an import, or returns the unfinished import of the same
+  // registry, department and file contents (same size and SM3 digest) so that it resumes. Errors:
+  // registry.unknown_registry, registry.import_unreadable (the file), csv.*, registry.import_header
+  // (an empty header, a column twice, no key column), registry.unknown_field (a column that is no
+  // field), registry.field_not_owned (a column the department may not write), registry.reason_required.
+  Result<ImportStatus> begin(const ImportRequest& request);
+
+  // Runs an import to its end: finished, or failed with the error also returned. `progress` is
+  // called after each batch. `stop` (optional) ends the run early after a batch, leaving the
+  // import running, to be resumed.
+  Result<ImportStatus> run(const std::string& id, const std::function<void(const ImportStatus&)>& progress = {},
+                           const std::atomic<bool>* stop = nullptr);
+
+  // registry.import_not_found (404) for an unknown id.
+  Result<ImportStatus> status(const std::string& id) const;
+  // The rejected rows as CSV (UTF-8 with a byte order mark, for spreadsheets): line,field,code,message.
+  Result<std::string> rejections_csv(const std::string& id) const;
+  // Imports of this origin still running (interrupted), oldest first.
+  Result<std::vector<ImportStatus>> unfinished(std::string_view origin) const;
+
+ private:
+  // Marks the import failed, with the error, which it returns.
+  Error fail(const std::string& id, Error error);
+
+  store::Database& database_;
+  Registries& registries_;
+  const Clock& clock_;
+};
+
+// Runs imports one after another on a thread of its own, for the API: an upload is answered at
+// once and its progress read with Imports::status(). The destructor stops after the running
+// batch and leaves that import running, to be resumed at the next start.
+class ImportQueue {
+ public:
+  explicit ImportQueue(Imports& imports);
+  ~ImportQueue();
+  ImportQueue(const ImportQueue&) = delete;
+  ImportQueue& operator=(const ImportQueue&) = delete;
+
+  void submit(const std::string& id);
+
+ private:
+  void work();
+
+  Imports& imports_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::string> waiting_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace onewindow::registry

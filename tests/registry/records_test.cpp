@@ -2,6 +2,7 @@
 // the reader's department, every write in the transparency log. On SQLite and PostgreSQL.
 #include "identity/identity.h"
 #include "registry/registry.h"
+#include "registry_fixture.h"
 #include "testing.h"
 
 #include <gtest/gtest.h>
@@ -9,48 +10,7 @@
 namespace onewindow::registry {
 namespace {
 
-constexpr const char* person_id = "360426199101010071";
-
-class RecordsTest : public ::testing::TestWithParam<store::Backend> {
- protected:
-  static std::vector<store::Migration> migrations() {
-    std::vector<store::Migration> all = audit::TransparencyLog::migrations();
-    for (auto& migration : Registries::migrations()) all.push_back(migration);
-    return all;
-  }
-
-  void SetUp() override {
-    auto departments = identity::DirectoryConfiguration::load(onewindow::testing::config_dir() / "departments.yaml");
-    ASSERT_TRUE(departments.ok());
-    std::set<std::string> keys;
-    for (const auto& department : departments->departments) keys.insert(department.key);
-    auto catalog = RegistryCatalog::load(onewindow::testing::config_dir() / "registries", keys);
-    ASSERT_TRUE(catalog.ok()) << catalog.error().message;
-    catalog_.emplace(std::move(catalog).value());
-    auto divisions = DivisionCodes::load(onewindow::testing::config_dir() / "divisions.yaml");
-    ASSERT_TRUE(divisions.ok());
-    divisions_.emplace(std::move(divisions).value());
-    auto node_key = crypto::PrivateKey::generate();
-    log_ = std::make_unique<audit::TransparencyLog>(*database_, *node_key, clock_);
-    registries_ = std::make_unique<Registries>(*database_, *log_, *catalog_, *divisions_, clock_);
-  }
-
-  Result<WriteReceipt> register_person() {
-    return registries_->write("person", person_id,
-                              {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"phone", "13812345678"}},
-                              "出生登记 birth registration", police_);
-  }
-
-  onewindow::testing::TestDatabase database_{GetParam(), migrations()};
-  ManualClock clock_{Date(2026, 11, 23)};
-  std::optional<RegistryCatalog> catalog_;
-  std::optional<DivisionCodes> divisions_;
-  std::unique_ptr<audit::TransparencyLog> log_;
-  std::unique_ptr<Registries> registries_;
-  Writer police_{"acc_police", "police"};
-  Writer civil_{"acc_civil", "civil"};
-  Writer market_{"acc_market", "market"};
-};
+using RecordsTest = RegistryFixture;
 
 TEST_P(RecordsTest, TheAuthorityCreatesAndReadsItsRecordUnmasked) {
   auto created = register_person();
