@@ -19,6 +19,7 @@
 #include <string>
 
 #include "audit/audit.h"
+#include "bench_support.h"
 #include "base/clock.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -26,41 +27,8 @@
 namespace {
 
 using namespace onewindow;
-
-template <typename T>
-T or_die(Result<T> result) {
-  if (!result.ok()) {
-    std::fprintf(stderr, "audit_bench: %s: %s\n", result.error().code.c_str(), result.error().message.c_str());
-    std::abort();
-  }
-  return std::move(result).value();
-}
-
-void or_die(const Status& status) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "audit_bench: %s: %s\n", status.error().code.c_str(), status.error().message.c_str());
-    std::abort();
-  }
-}
-
-// A directory under the system's temporary directory, removed at exit.
-class ScratchDirectory {
- public:
-  explicit ScratchDirectory(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("onewindow-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using onewindow::bench::or_die;
+using onewindow::bench::ScratchDirectory;
 
 std::unique_ptr<store::Database> open_sqlite(const std::filesystem::path& directory) {
   store::Options options;

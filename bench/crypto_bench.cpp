@@ -2,6 +2,8 @@
 // machine: the module should reach at least 90% of it.
 #include <benchmark/benchmark.h>
 
+#include "bench_support.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -15,14 +17,7 @@ using onewindow::crypto::Bytes;
 using onewindow::crypto::PrivateKey;
 using onewindow::crypto::Sm4Envelope;
 
-template <typename T>
-T or_die(onewindow::Result<T> result) {
-  if (!result.ok()) {
-    std::fprintf(stderr, "crypto_bench: %s\n", result.error().message.c_str());
-    std::abort();
-  }
-  return std::move(result).value();
-}
+using onewindow::bench::or_die;
 
 constexpr std::string_view short_message = "license 2026-000042 issued to applicant 7";
 

@@ -1,7 +1,10 @@
-// The demo's accounts: one of each kind, made once, described in data_dir/demo-accounts.txt.
+// The demo's accounts, one of each kind, and its registries: generated persons and enterprises
+// imported as their authorities would, plus the demo citizen and enterprise themselves. Made once,
+// described in data_dir/demo-accounts.txt.
 #include "cli/cli.h"
 
 #include "base/identifiers.h"
+#include "synthetic/synthetic.h"
 
 #include <fstream>
 #include <sys/stat.h>
@@ -37,6 +40,45 @@ Result<std::string> demo_enterprise_code() {
   auto check = unified_social_credit_code_check_character(first);
   if (!check.ok()) return check.take_error();
   return first + *check;
+}
+
+constexpr std::int64_t demo_persons = 2000;
+constexpr std::int64_t demo_enterprises = 200;
+
+// The registries' demo data: `onewindow generate` with a fixed seed, each file imported by the
+// department that is the authority of its fields; then the demo citizen and enterprise.
+Result<std::string> seed_registries(Platform& platform, const std::string& citizen_id, const std::string& enterprise) {
+  synthetic::Options options;
+  options.persons = demo_persons;
+  options.enterprises = demo_enterprises;
+  options.today = Date(2026, 1, 1);
+  std::filesystem::path directory = std::filesystem::path(platform.settings.data_dir) / "generated";
+  auto files = synthetic::generate(options, *platform.divisions, directory);
+  if (!files.ok()) return files.take_error();
+  for (const synthetic::GeneratedFile& file : *files) {
+    registry::ImportRequest request{file.registry, file.path, TextEncoding::utf8, "演示数据 demo data",
+                                    {"demo", file.department}};
+    auto begun = platform.imports->begin(request);
+    if (!begun.ok()) return begun.take_error();
+    auto finished = platform.imports->run(begun->id);
+    if (!finished.ok()) return finished.take_error();
+  }
+  auto citizen = platform.registries->write(
+      "person", citizen_id,
+      {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1990-03-07"}, {"ethnicity", "01"},
+       {"household_address", "山东省青岛市莱西市烟台路8号"}, {"household_division", "370285"}, {"phone", "13800000001"}},
+      "演示数据 demo data", {"demo", "police"});
+  if (!citizen.ok()) return citizen.take_error();
+  auto company = platform.registries->write(
+      "legal_person", enterprise,
+      {{"name", "青岛莱西示范有限公司"}, {"entity_type", "limited_liability_company"}, {"legal_representative", "李四"},
+       {"registered_capital", "500.00"}, {"address", "山东省青岛市莱西市威海中路1号"}, {"division", "370285"},
+       {"establishment_date", "2020-05-01"}, {"status", "active"}},
+      "演示数据 demo data", {"demo", "market"});
+  if (!company.ok()) return company.take_error();
+  return "Registries: " + std::to_string(demo_persons + 1) + " persons and " + std::to_string(demo_enterprises + 1) +
+         " enterprises (generated, seed " + std::to_string(options.seed) + "), e.g. GET " +
+         "/api/v1/registries/person/records?field=name&prefix=王 as police.clerk";
 }
 
 }  // namespace
@@ -96,6 +138,9 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     lines.push_back("  OpenID Connect client " + client + ": secret " + secret);
   }
   lines.push_back("  (demo secrets are kept in " + file.string() + "; never run a demo data directory in production)");
+  auto registries = seed_registries(platform, *citizen_id, *enterprise);
+  if (!registries.ok()) return registries.take_error();
+  lines.push_back(*registries);
   {
     std::ofstream out(file);
     for (const std::string& line : lines) out << line << "\n";

@@ -316,12 +316,19 @@ class Registries {
   struct PendingRow {
     std::string key;
     nlohmann::json fields;
+    std::int64_t id = 0;                     // the record's, once it exists
     std::optional<nlohmann::json> existing;  // the current values, when the record exists
     std::int64_t version = 0;                // the record's number of changes so far
+    bool created = false;                    // place_rows() made the record
     Status refusal;                          // why the row is not written, when it is not
   };
-  Status load_existing(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows) const;
-  Status classify(const RegistryDefinition& definition, const Writer& writer, PendingRow& row) const;
+  // Why the writer may not make this row's record (not the key's authority, a required field
+  // missing), or ok.
+  Status creation_refusal(const RegistryDefinition& definition, const Writer& writer, const PendingRow& row) const;
+  // Makes the records of rows that may make one and do not exist; reads the others' current
+  // values; refuses rows whose record neither exists nor may be made.
+  Status place_rows(store::Session& session, const RegistryDefinition& definition, const Writer& writer,
+                    std::vector<PendingRow>& rows, const std::string& written_at) const;
   Status store_rows(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows,
                     std::string_view reason, const Writer& writer, std::int64_t log_index,
                     const std::string& written_at) const;

@@ -4,6 +4,8 @@
 #include "store/store.h"
 
 #include <condition_variable>
+#include <functional>
+#include <string_view>
 #include <deque>
 #include <mutex>
 
@@ -13,6 +15,13 @@ Result<std::unique_ptr<Database>> open_sqlite(const Options& options);
 Result<std::unique_ptr<Database>> open_postgresql(const Options& options);
 
 Error closed_error();
+
+// Hashes std::string and std::string_view alike, so that a statement cache keyed by SQL text is
+// searched with the caller's string_view, without copying the text on every statement.
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
 
 // A fixed set of connections handed out one at a time; acquire() waits for a free one.
 template <typename Connection>

@@ -62,9 +62,9 @@ class Connection {
   }
 
   Result<std::string> prepare(std::string_view sql, int parameter_count) {
-    std::string key(sql);
-    auto found = statements_.find(key);
+    auto found = statements_.find(sql);
     if (found != statements_.end()) return found->second;
+    std::string key(sql);
     std::string name = "onewindow_" + std::to_string(statements_.size() + 1);
     ResultHandle result(PQprepare(handle_, name.c_str(), key.c_str(), parameter_count, nullptr), &PQclear);
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) return result_error(result.get(), handle_, "prepare");
@@ -84,7 +84,8 @@ class Connection {
 
  private:
   PGconn* handle_;
-  std::unordered_map<std::string, std::string> statements_;
+  // Found by the SQL text without copying it (a string_view key).
+  std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> statements_;
 };
 
 // A failed ROLLBACK means the connection is broken; ensure_connected() re-opens it before its

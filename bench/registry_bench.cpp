@@ -1,0 +1,256 @@
+// Benchmarks for src/registry, each beside its baseline in the same run (docs/benchmarks.md):
+// - BM_Registry_Read (a person by key, in-process: validation, one lookup, masking, JSON)
+//   against BM_Raw_SQLite_Lookup (the same row by primary key through the sqlite3 C API, from
+//   the same database file).
+// - BM_Registry_Read_HTTP (GET /api/v1/registries/person/records/{key} with a bearer token,
+//   one keep-alive connection) against BM_Static_HTTP (GET /healthz of the same server, the
+//   same connection). Target: at least 40% of the static rate.
+// - BM_Registry_Import (a CSV of generated persons through Imports, batches of 1,000) against
+//   BM_Raw_Batched_Insert (the same records, already in memory, as key and JSON text into a
+//   plain table in transactions of 1,000, sqlite3 C API). Target: at least 30%.
+// All on SQLite in temporary directories, removed at exit.
+#include <benchmark/benchmark.h>
+
+#include <curl/curl.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/csv.h"
+#include "bench_support.h"
+#include "cli/cli.h"
+#include "identity/identity.h"
+#include "synthetic/synthetic.h"
+
+namespace {
+
+using namespace onewindow;
+using onewindow::bench::or_die;
+using onewindow::bench::ScratchDirectory;
+
+constexpr std::int64_t stored_persons = 100'000;
+constexpr std::int64_t imported_persons = 50'000;
+
+cli::Settings bench_settings(const std::filesystem::path& data_directory) {
+  cli::Settings settings = or_die(cli::load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {}));
+  settings.data_dir = data_directory.string();
+  settings.config_dir = (std::filesystem::path(ONEWINDOW_SOURCE_DIR) / "config").string();
+  settings.http.access_log = false;
+  settings.log.level = "warn";
+  return settings;
+}
+
+std::vector<std::string> read_keys(const std::filesystem::path& file) {
+  std::ifstream input(file, std::ios::binary);
+  CsvReader reader(input);
+  std::vector<std::string> fields;
+  std::vector<std::string> keys;
+  or_die(reader.next(fields));  // the header
+  while (or_die(reader.next(fields))) keys.push_back(fields[0]);
+  return keys;
+}
+
+// A platform on SQLite holding 100,000 generated persons, served over HTTP, with a police
+// official logged in; built once, for the read benchmarks.
+struct StoredPersons {
+  ScratchDirectory directory{"registry-read"};
+  std::unique_ptr<cli::Platform> platform;
+  std::unique_ptr<api::Server> server;
+  std::vector<std::string> keys;
+  std::string base_url;
+  std::string authorization;
+
+  StoredPersons() {
+    std::fprintf(stderr, "registry_bench: importing %lld generated persons...\n", static_cast<long long>(stored_persons));
+    cli::Settings settings = bench_settings(directory.path() / "data");
+    settings.listen = "127.0.0.1:" + std::to_string(bench::free_port());
+    auto divisions = or_die(DivisionCodes::load(std::filesystem::path(settings.config_dir) / "divisions.yaml"));
+    auto files = or_die(synthetic::generate({stored_persons, 0, 7, Date(2026, 1, 1)}, divisions, directory.path() / "csv"));
+    platform = or_die(cli::build_platform(settings, false));
+    registry::ImportRequest request{"person", files[0].path, TextEncoding::utf8, "bench", {"bench", "police"}};
+    auto begun = or_die(platform->imports->begin(request));
+    auto finished = or_die(platform->imports->run(begun.id));
+    if (finished.rows_created != stored_persons) std::abort();
+    keys = read_keys(files[0].path);
+
+    auto police = or_die(platform->directory->department_by_key("police"));
+    auto created = or_die(platform->directory->create_account(
+        {identity::AccountKind::official, "bench.police", "bench password 1", "王警官", police.id, {}, "", "", ""}, nullptr));
+    std::string code = or_die(identity::Directory::totp_code(created.totp_secret, std::chrono::system_clock::now()));
+    auto login = or_die(platform->directory->login(
+        {"bench.police", "bench password 1", code, "127.0.0.1", identity::SessionKind::bearer}));
+    authorization = "Authorization: Bearer " + login.token;
+
+    auto options = or_die(cli::server_options(settings));
+    server = std::make_unique<api::Server>(platform->router, platform->metrics, options);
+    or_die(server->start());
+    base_url = "http://" + settings.listen;
+  }
+  ~StoredPersons() {
+    if (server) server->drain_and_stop();
+  }
+};
+
+StoredPersons& stored() {
+  static StoredPersons persons;
+  return persons;
+}
+
+void BM_Registry_Read(benchmark::State& state) {
+  StoredPersons& persons = stored();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto record = persons.platform->registries->read("person", persons.keys[next++ % persons.keys.size()], {"police"});
+    if (!record.ok()) state.SkipWithError(record.error().message.c_str());
+    benchmark::DoNotOptimize(record);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Registry_Read)->MinTime(2)->UseRealTime();
+
+void BM_Raw_SQLite_Lookup(benchmark::State& state) {
+  StoredPersons& persons = stored();
+  sqlite3* handle = nullptr;
+  std::string file = (persons.directory.path() / "data" / "onewindow.db").string();
+  if (sqlite3_open_v2(file.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    state.SkipWithError("cannot open the database");
+    return;
+  }
+  sqlite3_stmt* select = nullptr;
+  sqlite3_prepare_v2(handle, "SELECT fields FROM registry_record WHERE registry = 'person' AND record_key = ?1", -1,
+                     &select, nullptr);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    const std::string& key = persons.keys[next++ % persons.keys.size()];
+    sqlite3_bind_text(select, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+    if (sqlite3_step(select) != SQLITE_ROW) state.SkipWithError("no row");
+    std::string fields(reinterpret_cast<const char*>(sqlite3_column_text(select, 0)), sqlite3_column_bytes(select, 0));
+    benchmark::DoNotOptimize(fields);
+    sqlite3_reset(select);
+  }
+  state.SetItemsProcessed(state.iterations());
+  sqlite3_finalize(select);
+  sqlite3_close(handle);
+}
+BENCHMARK(BM_Raw_SQLite_Lookup)->MinTime(2)->UseRealTime();
+
+// The bodies are not kept: both benchmarks pay the same for receiving them.
+std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
+
+// GETs over one keep-alive connection, as a department's system reading the registry would.
+void http_gets(benchmark::State& state, bool registry_read) {
+  StoredPersons& persons = stored();
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, persons.authorization.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    std::string url = registry_read
+                          ? persons.base_url + "/api/v1/registries/person/records/" + persons.keys[next++ % persons.keys.size()]
+                          : persons.base_url + "/healthz";
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    long status = 0;
+    if (curl_easy_perform(curl) != CURLE_OK) state.SkipWithError("request failed");
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) state.SkipWithError(("status " + std::to_string(status)).c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+}
+
+void BM_Registry_Read_HTTP(benchmark::State& state) { http_gets(state, true); }
+BENCHMARK(BM_Registry_Read_HTTP)->MinTime(3)->UseRealTime();
+
+void BM_Static_HTTP(benchmark::State& state) { http_gets(state, false); }
+BENCHMARK(BM_Static_HTTP)->MinTime(3)->UseRealTime();
+
+// ---- Import ----------------------------------------------------------------------------------
+
+struct ImportFile {
+  ScratchDirectory directory{"registry-import"};
+  std::filesystem::path file;
+  ImportFile() {
+    auto divisions = or_die(DivisionCodes::load(std::filesystem::path(ONEWINDOW_SOURCE_DIR) / "config" / "divisions.yaml"));
+    file = or_die(synthetic::generate({imported_persons, 0, 11, Date(2026, 1, 1)}, divisions, directory.path() / "csv"))[0].path;
+  }
+};
+
+ImportFile& import_file() {
+  static ImportFile file;
+  return file;
+}
+
+void BM_Registry_Import(benchmark::State& state) {
+  ImportFile& csv = import_file();
+  int run = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto data = csv.directory.path() / ("data-" + std::to_string(run++));
+    auto platform = or_die(cli::build_platform(bench_settings(data), false));
+    registry::ImportRequest request{"person", csv.file, TextEncoding::utf8, "bench", {"bench", "police"}};
+    auto begun = or_die(platform->imports->begin(request));
+    state.ResumeTiming();
+    auto finished = or_die(platform->imports->run(begun.id));
+    state.PauseTiming();
+    if (finished.rows_created != imported_persons) state.SkipWithError("not every row was created");
+    platform.reset();
+    std::filesystem::remove_all(data);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * imported_persons);
+}
+BENCHMARK(BM_Registry_Import)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_Raw_Batched_Insert(benchmark::State& state) {
+  ImportFile& csv = import_file();
+  // The records as the baseline stores them, read before the clock starts: key and JSON text.
+  std::vector<std::pair<std::string, std::string>> records;
+  {
+    std::ifstream input(csv.file, std::ios::binary);
+    CsvReader reader(input);
+    std::vector<std::string> header, fields;
+    or_die(reader.next(header));
+    while (or_die(reader.next(fields))) {
+      nlohmann::json object = nlohmann::json::object();
+      for (std::size_t i = 1; i < fields.size(); ++i) object[header[i]] = fields[i];
+      records.emplace_back(fields[0], object.dump());
+    }
+  }
+  int run = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto file = csv.directory.path() / ("raw-" + std::to_string(run++) + ".db");
+    sqlite3* handle = nullptr;
+    sqlite3_open(file.c_str(), &handle);
+    // The same settings as the platform's writer (store/sqlite.cpp), so that only the work differs.
+    sqlite3_exec(handle, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; "
+                         "PRAGMA wal_autocheckpoint = 8192; "
+                         "CREATE TABLE raw_record (record_key TEXT PRIMARY KEY, fields TEXT NOT NULL)",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(handle, "INSERT INTO raw_record (record_key, fields) VALUES (?1, ?2)", -1, &insert, nullptr);
+    state.ResumeTiming();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i % 1000 == 0) sqlite3_exec(handle, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      sqlite3_bind_text(insert, 1, records[i].first.data(), static_cast<int>(records[i].first.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 2, records[i].second.data(), static_cast<int>(records[i].second.size()), SQLITE_STATIC);
+      if (sqlite3_step(insert) != SQLITE_DONE) state.SkipWithError(sqlite3_errmsg(handle));
+      sqlite3_reset(insert);
+      if (i % 1000 == 999 || i + 1 == records.size()) sqlite3_exec(handle, "COMMIT", nullptr, nullptr, nullptr);
+    }
+    state.PauseTiming();
+    sqlite3_finalize(insert);
+    sqlite3_close(handle);
+    std::filesystem::remove(file);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(records.size()));
+}
+BENCHMARK(BM_Raw_Batched_Insert)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
