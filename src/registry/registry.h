@@ -269,7 +269,7 @@ class Registries {
 
   // Writes many records in the caller's transaction (so that an import's progress commits with
   // its rows) under one transparency-log entry, action "registry.import", whose details are
-  // `log_details` plus the counts. Each row is checked as write() checks it; a row that fails is
+  // `log_details` plus the department and the number of rows that passed the checks. Each row is checked as write() checks it; a row that fails is
   // not written and comes back as a Rejection, and the others are written. Keys must be distinct
   // within one batch (registry.duplicate_key otherwise); every error other than a row's own is
   // returned, and the caller's transaction should then be rolled back.
@@ -327,8 +327,9 @@ class Registries {
   Status creation_refusal(const RegistryDefinition& definition, const Writer& writer, const PendingRow& row) const;
   // Makes the records of rows that may make one and do not exist; reads the others' current
   // values; refuses rows whose record neither exists nor may be made.
-  Status place_rows(store::Session& session, const RegistryDefinition& definition, const Writer& writer,
-                    std::vector<PendingRow>& rows, const std::string& written_at) const;
+  Status place_rows(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows,
+                    std::string_view reason, const Writer& writer, std::int64_t log_index,
+                    const std::string& written_at) const;
   Status store_rows(store::Session& session, const RegistryDefinition& definition, std::vector<PendingRow>& rows,
                     std::string_view reason, const Writer& writer, std::int64_t log_index,
                     const std::string& written_at) const;

@@ -21,6 +21,16 @@ TEST_P(RecordsTest, TheAuthorityCreatesAndReadsItsRecordUnmasked) {
   EXPECT_EQ((*record)["fields"]["name"], "张三");
   EXPECT_EQ((*record)["fields"]["id_number"], person_id);
   EXPECT_EQ((*record)["fields"]["phone"], "13812345678");
+  // A record never changed keeps its first version in its own row; reads as of a time and the
+  // history still show it.
+  auto then = registries_->read("person", person_id, {"police"}, clock_.now());
+  ASSERT_TRUE(then.ok()) << then.error().message;
+  EXPECT_EQ((*then)["fields"], (*record)["fields"]);
+  auto history = registries_->history("person", person_id, {"police"});
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ((*history)["versions"].size(), 5u);  // id_number, name, sex, birth_date, phone
+  EXPECT_EQ((*history)["versions"][0]["log_index"], created->log_index);
+  EXPECT_EQ((*history)["versions"][0]["written_by"], "acc_police");
 }
 
 TEST_P(RecordsTest, OtherDepartmentsSeePersonalFieldsMasked) {
