@@ -240,6 +240,7 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
   while (!at_end) {
     if (stop != nullptr && stop->load()) return status(id);
     std::vector<BatchRow> rows;
+    rows.reserve(static_cast<std::size_t>(plan.batch_rows));
     std::vector<Rejection> rejected;  // rows refused before storage: the shape of the line
     std::set<std::string> keys;
     const std::int64_t batch_offset = reader->offset();

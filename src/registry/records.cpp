@@ -430,14 +430,12 @@ Status Registries::store_rows(store::Session& session, const RegistryDefinition&
                         .execute("UPDATE registry_record SET fields = $2, version = $3, updated_at = $4 WHERE id = $1",
                                  {row.id, next.dump(), version, written_at})
                         .status());
-    }
-    if (!created) {
       ONEWINDOW_TRY(session
                         .execute("INSERT INTO registry_change (record_id, version, changed_at, written_by, department, "
                                  "reason, log_index, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                                  {row.id, version, written_at, writer.account_id, writer.department_key,
                                   std::string(reason), log_index, written.dump()})
-                          .status());
+                        .status());
     }
     // Lookups follow the indexed fields whose value changes.
     for (const auto& [name, value] : written.items()) {
