@@ -224,7 +224,11 @@ void add_pki_routes(Router& router, pki::CertificateAuthority& authority);
 // secure_cookies adds the Secure attribute to the session cookie (set it behind HTTPS).
 void add_identity_routes(Router& router, identity::Directory& directory, bool secure_cookies);
 // The authenticator for the router: the session cookie (browsers) or "Authorization: Bearer".
-Authenticator make_authenticator(const identity::Directory& directory);
+// With single_sign_on, a Bearer access token of the platform's OpenID Connect provider given to a
+// department's system (client credentials) is accepted too: its principal is that department's
+// machine client (identity::Principal::machine_client), with the token's scopes an official may
+// hold as permissions.
+Authenticator make_authenticator(const identity::Directory& directory, oidc::Provider* single_sign_on = nullptr);
 inline constexpr std::string_view session_cookie = "onewindow_session";
 
 // Base registries: definitions, records written by each field's authority, reads as of a time,

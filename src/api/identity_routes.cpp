@@ -1,6 +1,9 @@
 #include "api/api.h"
 
 #include "base/identifiers.h"
+#include "oidc/oidc.h"
+
+#include <algorithm>
 
 namespace onewindow::api {
 
@@ -26,7 +29,7 @@ nlohmann::json render(const identity::Account& account) {
 
 nlohmann::json render(const identity::Principal& principal) {
   return {{"account_id", principal.account_id},
-          {"kind", identity::kind_name(principal.kind)},
+          {"kind", principal.machine_client ? std::string_view("department_system") : identity::kind_name(principal.kind)},
           {"username", principal.username},
           {"display_name", principal.display_name},
           {"department_id", principal.department_id},
@@ -52,11 +55,49 @@ std::string session_cookie_header(const std::string& value, long max_age_seconds
 
 }  // namespace
 
-Authenticator make_authenticator(const identity::Directory& directory) {
-  return [&directory](const Request& request) -> Result<std::optional<identity::Principal>> {
+// The principal of a department system's access token (client credentials): the token's scopes
+// that an official may hold, so that a department's system never does more than its officials.
+Result<identity::Principal> machine_principal(const identity::Directory& directory, oidc::Provider& single_sign_on,
+                                              std::string_view token) {
+  auto verified = single_sign_on.verify_access_token(token);
+  if (!verified.ok()) return verified.take_error();
+  auto department = verified->claims.find("department_id");
+  if (department == verified->claims.end() || !department->is_string() || department->get<std::string>().empty()) {
+    // A person's access token is for the relying party's own API, not the platform's.
+    return Error(ErrorKind::unauthenticated, "identity.unauthenticated", "log in first");
+  }
+  identity::Principal principal;
+  principal.machine_client = true;
+  principal.account_id = "oidc_client:" + verified->client_id;
+  principal.username = verified->client_id;
+  principal.display_name = verified->client_id;
+  principal.department_id = department->get<std::string>();
+  principal.authenticated_at = std::chrono::system_clock::time_point(std::chrono::seconds(verified->claims.value("iat", 0)));
+  const std::set<std::string> allowed = directory.policy().permissions_of(identity::AccountKind::official, {});
+  std::string scopes = verified->claims.value("scope", "");
+  for (std::size_t start = 0; start < scopes.size();) {
+    std::size_t end = scopes.find(' ', start);
+    if (end == std::string::npos) end = scopes.size();
+    std::string scope = scopes.substr(start, end - start);
+    if (allowed.contains(scope)) principal.permissions.insert(scope);
+    start = end + 1;
+  }
+  return principal;
+}
+
+Authenticator make_authenticator(const identity::Directory& directory, oidc::Provider* single_sign_on) {
+  return [&directory, single_sign_on](const Request& request) -> Result<std::optional<identity::Principal>> {
     std::string authorization = request.header("authorization");
     if (authorization.starts_with("Bearer ")) {
-      auto principal = directory.authenticate(std::string_view(authorization).substr(7), identity::SessionKind::bearer);
+      std::string_view token = std::string_view(authorization).substr(7);
+      // Platform bearer tokens are opaque; access tokens of the OpenID Connect provider are JWS,
+      // three parts joined by dots.
+      if (single_sign_on != nullptr && std::count(token.begin(), token.end(), '.') == 2) {
+        auto machine = machine_principal(directory, *single_sign_on, token);
+        if (!machine.ok()) return machine.take_error();
+        return std::optional<identity::Principal>(std::move(machine).value());
+      }
+      auto principal = directory.authenticate(token, identity::SessionKind::bearer);
       if (!principal.ok()) return principal.take_error();
       return std::optional<identity::Principal>(std::move(principal).value());
     }

@@ -211,7 +211,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_registry_routes(router, *platform->registries, *platform->directory,
                            {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
                             std::filesystem::path(configured.data_dir) / "imports"});
-  router.set_authenticator(api::make_authenticator(*platform->directory));
+  router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,
   // or worse, be read as something else.

@@ -147,6 +147,10 @@ struct Principal {
   std::chrono::system_clock::time_point authenticated_at;  // when this session logged in
   bool browser_session = false;  // came with the session cookie: unsafe methods need the CSRF token
   std::string csrf_token;
+  // A department's own system calling with an access token of the platform's OpenID Connect
+  // provider (client credentials), not an account: account_id is "oidc_client:<client id>", kind
+  // means nothing, and its permissions are its token's scopes that an official may hold.
+  bool machine_client = false;
 
   bool has(std::string_view permission) const { return permissions.count(std::string(permission)) > 0; }
 };
