@@ -551,28 +551,45 @@ Result<nlohmann::json> Registries::search(std::string_view registry, const Searc
   } else {
     low = lookup_text(*search.value);
   }
-  // The cursor counts the records already given. (A record key would do better under concurrent
-  // writes, but keys such as citizen ID numbers must not reach readers who see them masked.)
-  std::int64_t offset = 0;
+  // The cursor is the internal id of the last record given: it names no person (keys such as ID
+  // numbers must not reach readers who see them masked), and the next page starts after that
+  // record in the search's order, so records written meanwhile neither repeat nor push others
+  // out of the page.
+  std::int64_t after_id = 0;
   if (!search.cursor.empty()) {
-    auto [end, error] = std::from_chars(search.cursor.data(), search.cursor.data() + search.cursor.size(), offset);
-    if (error != std::errc() || end != search.cursor.data() + search.cursor.size() || offset < 0) {
+    auto [end, error] = std::from_chars(search.cursor.data(), search.cursor.data() + search.cursor.size(), after_id);
+    if (error != std::errc() || end != search.cursor.data() + search.cursor.size() || after_id < 1) {
       return Error::invalid("registry.bad_cursor", "cursor", "cursor must be one a previous page gave");
     }
   }
   std::int64_t wanted = search.limit + 1;  // one more than a page tells whether another page follows
   std::string moment = format_timestamp(clock_.now());
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    const char* by_value =
-        "SELECT r.record_key, r.fields FROM registry_lookup l JOIN registry_record r ON r.id = l.record_id "
-        "WHERE l.registry = $1 AND l.field = $2 AND l.value = $3 ORDER BY l.record_id LIMIT $5 OFFSET $4";
-    const char* by_prefix =
-        "SELECT r.record_key, r.fields FROM registry_lookup l JOIN registry_record r ON r.id = l.record_id "
-        "WHERE l.registry = $1 AND l.field = $2 AND l.value >= $3 AND l.value < $6 "
-        "ORDER BY l.value, l.record_id LIMIT $5 OFFSET $4";
-    auto rows = search.prefix
-                    ? session.query(by_prefix, {registry_definition.name, field->name, low, offset, wanted, high})
-                    : session.query(by_value, {registry_definition.name, field->name, low, offset, wanted});
+    Result<std::vector<store::Row>> rows = std::vector<store::Row>();
+    if (search.value) {
+      rows = session.query(
+          "SELECT r.record_key, r.fields, r.id FROM registry_lookup l JOIN registry_record r ON r.id = l.record_id "
+          "WHERE l.registry = $1 AND l.field = $2 AND l.value = $3 AND l.record_id > $4 ORDER BY l.record_id LIMIT $5",
+          {registry_definition.name, field->name, low, after_id, wanted});
+    } else {
+      // In (value, id) order: the page after the cursor's record starts at that record's value
+      // as it is now.
+      std::string after_value = low;
+      if (after_id > 0) {
+        auto last = session.query_one("SELECT fields FROM registry_record WHERE id = $1 AND registry = $2",
+                                      {after_id, registry_definition.name});
+        if (!last.ok()) return last.take_error();
+        if (!last->has_value()) return Error::invalid("registry.bad_cursor", "cursor", "cursor must be one a previous page gave");
+        auto fields = nlohmann::json::parse((*last)->text(0));
+        auto value = fields.find(field->name);
+        if (value != fields.end() && value->is_string()) after_value = std::max(low, value->get<std::string>());
+      }
+      rows = session.query(
+          "SELECT r.record_key, r.fields, r.id FROM registry_lookup l JOIN registry_record r ON r.id = l.record_id "
+          "WHERE l.registry = $1 AND l.field = $2 AND l.value >= $3 AND l.value < $4 "
+          "AND (l.value > $5 OR (l.value = $5 AND l.record_id > $6)) ORDER BY l.value, l.record_id LIMIT $7",
+          {registry_definition.name, field->name, low, high, after_value, after_id, wanted});
+    }
     if (!rows.ok()) return rows.take_error();
     nlohmann::json records = nlohmann::json::array();
     for (std::size_t i = 0; i < rows->size() && static_cast<std::int64_t>(i) < search.limit; ++i) {
@@ -583,7 +600,9 @@ Result<nlohmann::json> Registries::search(std::string_view registry, const Searc
                          {"fields", shown_fields(registry_definition, nlohmann::json::parse(row.text(1)), reader)}});
     }
     std::string next_cursor;
-    if (static_cast<std::int64_t>(rows->size()) > search.limit) next_cursor = std::to_string(offset + search.limit);
+    if (static_cast<std::int64_t>(rows->size()) > search.limit) {
+      next_cursor = std::to_string((*rows)[static_cast<std::size_t>(search.limit) - 1].integer(2));
+    }
     return nlohmann::json{{"records", records}, {"next_cursor", next_cursor}};
   });
 }

@@ -283,9 +283,12 @@ class Registries {
                               std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
 
   // Records whose current value of an indexed field equals `value`, or (for a string field)
-  // starts with `prefix`; at most `limit` (1 to 100) from `cursor` (what the previous page gave
+  // starts with `prefix`; at most `limit` (1 to 100) after `cursor` (what the previous page gave
   // as next_cursor, empty for the first). {"records": [read()...], "next_cursor"} with
-  // next_cursor empty on the last page. registry.field_not_indexed for fields without an index.
+  // next_cursor empty on the last page. Exact matches come in the order records were made, prefix
+  // matches by value then that order; the cursor is the internal id of the last record given, so
+  // records written between two pages neither repeat nor push others out.
+  // registry.field_not_indexed for fields without an index, registry.bad_cursor.
   struct Search {
     std::string field;
     std::optional<nlohmann::json> value;

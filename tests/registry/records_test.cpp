@@ -162,6 +162,10 @@ TEST_P(RecordsTest, FindsByIndexedFieldsAndNamePrefixInPages) {
   ASSERT_EQ((*first)["records"].size(), 1u);
   ASSERT_FALSE((*first)["next_cursor"].get<std::string>().empty());
   by_prefix.cursor = (*first)["next_cursor"];
+  // A record that sorts before the cursor, written between the two pages, moves nothing.
+  ASSERT_TRUE(registries_->write("person", "11010519491231002X", {{"name", "张一"}, {"sex", "2"}, {"birth_date", "1949-12-31"}},
+                                 "户籍登记", police_)
+                  .ok());
   auto second = registries_->search("person", by_prefix, {"police"});
   ASSERT_TRUE(second.ok());
   ASSERT_EQ((*second)["records"].size(), 1u);
