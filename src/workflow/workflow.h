@@ -1,0 +1,133 @@
+// workflow: BPMN 2.0 process models for government approval (issue 6). This first part reads a
+// model and checks it; the interpreter, instances, tasks and timers come next.
+//
+// Contract:
+// - load_model() / parse_model() read BPMN 2.0 XML as modelling tools write it (bpmn-js, Camunda
+//   Modeler, Signavio...): elements are found by namespace, whatever their prefix. The result is
+//   every executable process of the file with its nodes and sequence flows; diagrams, lanes,
+//   documentation, data objects and collaborations are read past, as they change nothing a
+//   process does.
+// - Supported (and only these): start events (none), end events (none, terminate), tasks
+//   (abstract task as a step that completes at once, user task, service task), exclusive,
+//   parallel and inclusive gateways, embedded subprocesses, call activities, multi-instance
+//   loops on activities (parallel or sequential, with a completion condition), timer boundary
+//   events (interrupting or not) and intermediate timer catch events, sequence flows with
+//   conditions and default flows.
+// - onewindow's extension attributes, in namespace https://onewindow.invalid/bpmn (prefix
+//   `onewindow:` by convention): candidateDepartment and candidateRole on user tasks, hook on
+//   service tasks, workingDays on timer event definitions (instead of an ISO 8601 duration),
+//   collection on multi-instance loops. docs/workflow.md lists them.
+// - Everything else is refused with the element, its id and its line: a message
+//   "file:line: element id: why" and details {file, line, element, id, field}. Nothing is half
+//   loaded; a malformed file is an error, never a crash.
+//
+// Errors (Error::invalid unless said):
+//   workflow.unreadable          the file cannot be read (not_found)
+//   workflow.malformed_xml       not well-formed XML (with the line)
+//   workflow.not_bpmn            the root is not BPMN 2.0 definitions
+//   workflow.no_process          no process in the file
+//   workflow.unsupported_element an element or event definition of BPMN this engine does not run
+//   workflow.bad_attribute       a missing id, a bad duration, a bad number of working days
+//   workflow.duplicate_id        two elements with one id in a process
+//   workflow.unknown_reference   a flow, default flow or boundary event naming no node here
+//   workflow.no_start_event      a process (or subprocess) without a none start event
+//
+// Thread safety: a Model is immutable once loaded.
+#pragma once
+
+#include "base/result.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace onewindow::workflow {
+
+// The namespace of onewindow's extension attributes.
+inline constexpr std::string_view extension_namespace = "https://onewindow.invalid/bpmn";
+
+enum class NodeKind {
+  start_event,
+  end_event,
+  terminate_end_event,
+  task,  // abstract task: completes at once
+  user_task,
+  service_task,
+  exclusive_gateway,
+  parallel_gateway,
+  inclusive_gateway,
+  sub_process,
+  call_activity,
+  timer_boundary_event,
+  timer_catch_event,
+};
+// The BPMN element name: "startEvent", "userTask", ...
+std::string_view kind_name(NodeKind kind);
+
+// A timer's duration: ISO 8601 (PT4H, P3D, P1W) or working days on the calendar.
+struct TimerDuration {
+  std::string iso8601;   // as written, checked for form
+  int working_days = 0;  // > 0 when given as onewindow:workingDays
+};
+
+struct MultiInstance {
+  bool sequential = false;
+  std::string collection;            // onewindow:collection: the variable listing the instances
+  std::string cardinality;           // loopCardinality expression, when given instead
+  std::string completion_condition;  // e.g. "nrOfCompletedInstances >= 1"
+};
+
+struct Process;
+
+struct Node {
+  std::string id;
+  std::string name;
+  NodeKind kind = NodeKind::task;
+  int line = 0;
+  std::vector<std::size_t> incoming;  // indexes into Process::flows
+  std::vector<std::size_t> outgoing;
+  std::optional<std::size_t> default_flow;  // gateways and activities
+
+  std::string candidate_department;  // user tasks
+  std::string candidate_role;
+  std::string hook;                  // service tasks
+  std::string called_element;        // call activities: the id of the process called
+  std::optional<MultiInstance> multi_instance;
+  std::optional<TimerDuration> timer;  // timer events
+  std::string attached_to;             // boundary events: the activity's id
+  bool cancel_activity = true;         // boundary events: interrupting
+  std::vector<Process> sub_process;    // embedded subprocesses: exactly one
+};
+
+struct Flow {
+  std::string id;
+  std::string name;
+  std::size_t source = 0;  // index into Process::nodes
+  std::size_t target = 0;
+  std::string condition;   // conditionExpression text; empty for none
+  int line = 0;
+};
+
+struct Process {
+  std::string id;
+  std::string name;
+  std::vector<Node> nodes;
+  std::vector<Flow> flows;
+
+  const Node* node(std::string_view id) const;
+};
+
+struct Model {
+  std::string file;  // for messages
+  std::vector<Process> processes;
+
+  const Process* process(std::string_view id) const;
+};
+
+// `name` stands for the file in messages.
+Result<Model> parse_model(std::string_view xml, std::string_view name);
+Result<Model> load_model(const std::filesystem::path& file);
+
+}  // namespace onewindow::workflow
