@@ -268,7 +268,14 @@ class Reader {
         loop.collection = extension(child, scope, "collection");
         for (const auto& [part, part_name] : bpmn_children(child, scope)) {
           if (part_name.local == "loopCardinality") loop.cardinality = text_of(part);
-          if (part_name.local == "completionCondition") loop.completion_condition = text_of(part);
+          if (part_name.local == "completionCondition") {
+            loop.completion_condition = text_of(part);
+            auto parsed = Expression::parse(loop.completion_condition);
+            if (!parsed.ok()) {
+              return refuse("workflow.bad_expression", part, "completionCondition", "its condition, " + parsed.error().message);
+            }
+            loop.completion = std::move(parsed).value();
+          }
         }
         node.multi_instance = loop;
       } else if (name.local.ends_with("LoopCharacteristics")) {
@@ -304,7 +311,15 @@ class Reader {
         flow.line = line_of(child);
         if (flow.id.empty()) return refuse("workflow.bad_attribute", child, name.local, "every element needs an id", "id");
         for (const auto& [part, part_name] : bpmn_children(child, scope)) {
-          if (part_name.local == "conditionExpression") flow.condition = text_of(part);
+          // An empty condition, as descriptive models hold, is no condition.
+          if (part_name.local == "conditionExpression" && !text_of(part).empty()) {
+            flow.condition = text_of(part);
+            auto parsed = Expression::parse(flow.condition);
+            if (!parsed.ok()) {
+              return refuse("workflow.bad_expression", child, name.local, "its condition, " + parsed.error().message);
+            }
+            flow.guard = std::move(parsed).value();
+          }
         }
         if (!ids.insert(flow.id).second) return refuse("workflow.duplicate_id", child, name.local, "another element has this id", "id");
         pending.push_back({child, child.attribute("sourceRef").value(), child.attribute("targetRef").value()});

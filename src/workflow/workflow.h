@@ -31,19 +31,50 @@
 //   workflow.duplicate_id        two elements with one id in a process
 //   workflow.unknown_reference   a flow, default flow or boundary event naming no node here
 //   workflow.no_start_event      a process (or subprocess) without a none start event
+//   workflow.bad_expression      a condition that is not an Expression (the message says where)
 //
 // Thread safety: a Model is immutable once loaded.
 #pragma once
 
 #include "base/result.h"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace onewindow::workflow {
+
+// The condition language of gateways' flows and multi-instance completion conditions: values
+// (numbers, 'strings' or "strings", true, false, null, [lists]), variables by name with .field
+// and [index], == != < <= > >= in, + - * / %, and or not (also && || !), parentheses. `${...}`
+// around it, as Camunda and Flowable write conditions, means the same. Nothing in it can call a
+// function, loop or reach outside the variables it is given. docs/workflow.md has the rules.
+class Expression {
+ public:
+  // workflow.bad_expression, with the column, for text that is not an expression (at most 2,000
+  // characters, nested at most 64 deep).
+  static Result<Expression> parse(std::string_view text);
+
+  // The value over the variables (a JSON object); an absent variable is null. Errors:
+  // workflow.expression_type (a comparison of a number with a string, and of anything other
+  // than true or false, a number too large, division by zero).
+  Result<nlohmann::json> evaluate(const nlohmann::json& variables) const;
+  // evaluate(), which must give true or false (workflow.expression_type otherwise).
+  Result<bool> test(const nlohmann::json& variables) const;
+  const std::string& text() const { return text_; }
+
+  struct Node;
+
+ private:
+  Result<nlohmann::json> evaluate(const Node& node, const nlohmann::json& variables) const;
+  std::string text_;
+  std::shared_ptr<const Node> root_;
+};
 
 // The namespace of onewindow's extension attributes.
 inline constexpr std::string_view extension_namespace = "https://onewindow.invalid/bpmn";
@@ -77,6 +108,7 @@ struct MultiInstance {
   std::string collection;            // onewindow:collection: the variable listing the instances
   std::string cardinality;           // loopCardinality expression, when given instead
   std::string completion_condition;  // e.g. "nrOfCompletedInstances >= 1"
+  std::optional<Expression> completion;  // completion_condition, parsed at import
 };
 
 struct Process;
@@ -107,6 +139,7 @@ struct Flow {
   std::size_t source = 0;  // index into Process::nodes
   std::size_t target = 0;
   std::string condition;   // conditionExpression text; empty for none
+  std::optional<Expression> guard;  // condition, parsed at import
   int line = 0;
 };
 
