@@ -1,8 +1,7 @@
 // The authorization matrix: every route the platform serves, called by every kind of account (and
 // by nobody), in its own department and in another. Expectations come from the route table and
 // config/roles.yaml, so a new route is covered the moment it is added.
-#include "cli/cli.h"
-#include "testing.h"
+#include "served_platform.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +10,6 @@ namespace {
 
 using onewindow::testing::http_request;
 using onewindow::testing::HttpResponse;
-using onewindow::testing::TemporaryDirectory;
 
 struct Caller {
   std::string name;
@@ -22,18 +20,9 @@ struct Caller {
 class AuthorizationMatrix : public ::testing::Test {
  protected:
   void SetUp() override {
-    Settings settings = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings.data_dir = directory_.path().string();
-    settings.config_dir = onewindow::testing::config_dir().string();
-    settings.http.access_log = false;
-    settings.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-    auto platform = build_platform(settings);
-    ASSERT_TRUE(platform.ok()) << platform.error().message;
-    platform_ = std::move(platform).value();
-    auto options = server_options(settings);
-    server_ = std::make_unique<api::Server>(platform_->router, platform_->metrics, *options);
-    ASSERT_TRUE(server_->start().ok());
-    base_ = "http://" + settings.listen;
+    ASSERT_TRUE(served_.platform);
+    platform_ = served_.platform.get();
+    base_ = served_.base;
 
     identity::Directory& directory = *platform_->directory;
     market_ = directory.department_by_key("market")->id;
@@ -50,18 +39,10 @@ class AuthorizationMatrix : public ::testing::Test {
     add_caller("operator", {identity::AccountKind::platform_operator, "matrix.operator", "matrix password 1", "钱七", "", {},
                             "", "", ""});
   }
-  void TearDown() override {
-    if (server_) server_->drain_and_stop();
-  }
 
   void add_caller(const std::string& name, const identity::NewAccount& account) {
-    auto created = platform_->directory->create_account(account, nullptr);
-    ASSERT_TRUE(created.ok()) << created.error().message;
-    std::string code;
-    if (!created->totp_secret.empty()) code = *identity::Directory::totp_code(created->totp_secret, std::chrono::system_clock::now());
-    auto login = platform_->directory->login({account.username, account.password, code, "127.0.0.1", identity::SessionKind::bearer});
-    ASSERT_TRUE(login.ok()) << login.error().message;
-    callers_.push_back({name, {{"Authorization", "Bearer " + login->token}}, login->principal});
+    auto [headers, principal] = served_.bearer(account);
+    callers_.push_back({name, headers, principal});
   }
 
   // The path with every parameter filled: the department parameter with `department`, others
@@ -88,9 +69,8 @@ class AuthorizationMatrix : public ::testing::Test {
     return body["error"]["code"].get<std::string>();
   }
 
-  TemporaryDirectory directory_;
-  std::unique_ptr<Platform> platform_;
-  std::unique_ptr<api::Server> server_;
+  ServedPlatform served_;
+  Platform* platform_ = nullptr;
   std::string base_;
   std::string market_, police_;
   std::vector<Caller> callers_;

@@ -1,6 +1,7 @@
 // The onewindow command: settings precedence and errors, the composed platform's routes and
 // OpenAPI document, and the real binary started, probed and stopped with SIGTERM.
 #include "cli/cli.h"
+#include "served_platform.h"
 #include "testing.h"
 
 #include <gtest/gtest.h>
@@ -109,27 +110,18 @@ TEST(Settings, EverySettingIsDescribed) {
 
 // Every route the platform serves is in /api/openapi.json, and every operation there is served.
 TEST(Platform, OpenApiDocumentsExactlyTheServedRoutes) {
-  TemporaryDirectory directory;
-  Settings settings = *load_settings(std::nullopt, no_environment, {});
-  settings.data_dir = directory.path().string();
-  settings.config_dir = onewindow::testing::config_dir().string();
-  settings.http.access_log = false;
-  settings.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-  auto platform = build_platform(settings);
-  ASSERT_TRUE(platform.ok()) << platform.error().message;
-  auto options = server_options(settings);
-  ASSERT_TRUE(options.ok());
-  api::Server server((*platform)->router, (*platform)->metrics, *options);
-  ASSERT_TRUE(server.start().ok());
-  std::string base = "http://" + settings.listen;
+  ServedPlatform served;
+  ASSERT_TRUE(served.platform);
+  const std::string& base = served.base;
+  auto& platform = served.platform;
 
   auto document = nlohmann::json::parse(http_request("GET", base + "/api/openapi.json").body);
   EXPECT_EQ(document["openapi"], "3.1.0");
   std::size_t operations = 0;
   for (const auto& [path, methods] : document["paths"].items()) operations += methods.size();
-  EXPECT_EQ(operations, (*platform)->router.routes().size());
+  EXPECT_EQ(operations, platform->router.routes().size());
 
-  for (const api::Route& route : (*platform)->router.routes()) {
+  for (const api::Route& route : platform->router.routes()) {
     std::string method = route.method;
     for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     EXPECT_TRUE(document["paths"].contains(route.pattern) && document["paths"][route.pattern].contains(method))
@@ -153,7 +145,6 @@ TEST(Platform, OpenApiDocumentsExactlyTheServedRoutes) {
       EXPECT_FALSE(operation["summary"].get<std::string>().empty()) << path;
     }
   }
-  server.drain_and_stop();
 }
 
 // The real binary, as an operator runs it.

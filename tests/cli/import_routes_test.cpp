@@ -1,8 +1,7 @@
 // Imports over HTTP: an official uploads a GB18030 CSV, the server imports it in the background,
 // the official follows its percentage and downloads the rejected rows; another department sees
 // no such import; a column the department does not own refuses the upload.
-#include "cli/cli.h"
-#include "testing.h"
+#include "served_platform.h"
 
 #include <gtest/gtest.h>
 
@@ -13,48 +12,22 @@ namespace {
 
 using onewindow::testing::http_request;
 using onewindow::testing::HttpResponse;
-using onewindow::testing::TemporaryDirectory;
 
 class ImportRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
-    Settings settings = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings.data_dir = directory_.path().string();
-    settings.config_dir = onewindow::testing::config_dir().string();
-    settings.http.access_log = false;
-    settings.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-    auto platform = build_platform(settings);
-    ASSERT_TRUE(platform.ok()) << platform.error().message;
-    platform_ = std::move(platform).value();
-    server_ = std::make_unique<api::Server>(platform_->router, platform_->metrics, *server_options(settings));
-    ASSERT_TRUE(server_->start().ok());
-    base_ = "http://" + settings.listen;
-    police_ = bearer("import.police", "police");
-    civil_ = bearer("import.civil", "civil");
-  }
-  void TearDown() override {
-    if (server_) server_->drain_and_stop();
-  }
-
-  std::map<std::string, std::string> bearer(const std::string& username, const std::string& department_key) {
-    identity::Directory& directory = *platform_->directory;
-    auto created = directory.create_account({identity::AccountKind::official, username, "import password 1", "办事员",
-                                             directory.department_by_key(department_key)->id, {}, "", "", ""},
-                                            nullptr);
-    EXPECT_TRUE(created.ok());
-    std::string code = *identity::Directory::totp_code(created->totp_secret, std::chrono::system_clock::now());
-    auto login = directory.login({username, "import password 1", code, "127.0.0.1", identity::SessionKind::bearer});
-    EXPECT_TRUE(login.ok());
-    return {{"Authorization", "Bearer " + login->token}, {"Content-Type", "text/csv"}};
+    ASSERT_TRUE(served_.platform);
+    police_ = served_.official("import.police", "police");
+    police_["Content-Type"] = "text/csv";
+    civil_ = served_.official("import.civil", "civil");
+    base_ = served_.base;
   }
 
   static std::string citizen_id(const std::string& first_seventeen) {
     return first_seventeen + citizen_id_check_character(first_seventeen).value();
   }
 
-  TemporaryDirectory directory_;
-  std::unique_ptr<Platform> platform_;
-  std::unique_ptr<api::Server> server_;
+  ServedPlatform served_;
   std::string base_;
   std::map<std::string, std::string> police_, civil_;
 };
@@ -81,15 +54,15 @@ TEST_F(ImportRoutes, AnUploadIsImportedInTheBackgroundAndItsRejectedRowsDownload
   EXPECT_EQ(status["percentage"], 100);
   EXPECT_EQ(status["rows_created"], 2);
   EXPECT_EQ(status["rows_rejected"], 1);
-  EXPECT_TRUE(platform_->registries->read("person", citizen_id("37028519900307123"), {"police"}).ok());
+  EXPECT_TRUE(served_.platform->registries->read("person", citizen_id("37028519900307123"), {"police"}).ok());
 
   HttpResponse report = http_request("GET", base_ + location + "/rejections", "", police_);
   ASSERT_EQ(report.status, 200);
   EXPECT_EQ(report.headers["content-type"], "text/csv; charset=utf-8");
   EXPECT_NE(report.headers["content-disposition"].find("attachment"), std::string::npos);
   EXPECT_NE(report.body.find("line,field,code,message\r\n3,sex,registry.value_enum,"), std::string::npos) << report.body;
-  EXPECT_FALSE(std::filesystem::exists(directory_.path() / "imports") &&
-               !std::filesystem::is_empty(directory_.path() / "imports"))
+  EXPECT_FALSE(std::filesystem::exists(served_.directory.path() / "imports") &&
+               !std::filesystem::is_empty(served_.directory.path() / "imports"))
       << "the upload is removed once its import ends";
 
   // Imports are their department's business.

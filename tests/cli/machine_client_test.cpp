@@ -1,9 +1,8 @@
 // A department's own system writes the registry fields of its department with an access token of
 // the platform's OpenID Connect provider (client credentials), and no more: the token's scopes
 // that an official may hold, and only its department's fields.
-#include "cli/cli.h"
 #include "oidc/oidc.h"
-#include "testing.h"
+#include "served_platform.h"
 
 #include <gtest/gtest.h>
 
@@ -14,28 +13,21 @@ using onewindow::testing::http_request;
 using onewindow::testing::HttpResponse;
 
 TEST(MachineClient, ADepartmentSystemWritesItsDepartmentsFieldsWithAnAccessToken) {
-  onewindow::testing::TemporaryDirectory directory;
-  Settings settings = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-  settings.data_dir = directory.path().string();
-  settings.config_dir = onewindow::testing::config_dir().string();
-  settings.http.access_log = false;
-  settings.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-  auto platform = build_platform(settings);
-  ASSERT_TRUE(platform.ok()) << platform.error().message;
-  api::Server server((*platform)->router, (*platform)->metrics, *server_options(settings));
-  ASSERT_TRUE(server.start().ok());
-  const std::string base = "http://" + settings.listen;
+  ServedPlatform served;
+  ASSERT_TRUE(served.platform);
+  auto& platform = served.platform;
+  const std::string& base = served.base;
 
   identity::Principal operator_principal;
   operator_principal.account_id = "acc_test_operator";
-  auto police = (*platform)->directory->department_by_key("police");
+  auto police = platform->directory->department_by_key("police");
   ASSERT_TRUE(police.ok());
-  auto registered = (*platform)->single_sign_on->register_client(
+  auto registered = platform->single_sign_on->register_client(
       {"police-system", "公安业务系统 Police system", oidc::ClientKind::confidential, {}, {"client_credentials"},
        {"registry.read", "registry.write", "identity.accounts.manage"}, police->id, ""},
       operator_principal);
   ASSERT_TRUE(registered.ok()) << registered.error().message;
-  auto issued = (*platform)->single_sign_on->token(
+  auto issued = platform->single_sign_on->token(
       {"application/x-www-form-urlencoded", "",
        "grant_type=client_credentials&client_id=police-system&client_secret=" + registered->secret +
            "&scope=registry.read%20registry.write%20identity.accounts.manage"});
@@ -70,7 +62,6 @@ TEST(MachineClient, ADepartmentSystemWritesItsDepartmentsFieldsWithAnAccessToken
   std::string forged = as_system.at("Authorization");
   forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
   EXPECT_EQ(http_request("GET", base + "/api/v1/session", "", {{"Authorization", forged}}).status, 401);
-  server.drain_and_stop();
 }
 
 }  // namespace
