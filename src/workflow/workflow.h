@@ -36,9 +36,12 @@
 // Thread safety: a Model is immutable once loaded.
 #pragma once
 
+#include "base/calendar.h"
 #include "base/result.h"
 
 #include <nlohmann/json.hpp>
+
+#include <chrono>
 
 #include <filesystem>
 #include <memory>
@@ -102,6 +105,20 @@ struct TimerDuration {
   std::string iso8601;   // as written, checked for form
   int working_days = 0;  // > 0 when given as onewindow:workingDays
 };
+
+// When a timer started at `start` falls due.
+// - Working days end at the end of the N-th working day after the start's date, at 24:00 China
+//   Standard Time, as government time limits count them: a case received on Wednesday
+//   2026-09-30 with 3 working days is due at the end of Saturday 2026-10-10 (the National Day
+//   holiday is not counted, the Saturday made a working day is).
+// - ISO 8601 durations count calendar time: weeks, days, hours, minutes and seconds exactly;
+//   years and months on the calendar in China Standard Time, a day past a month's end becoming
+//   its last day (P1M from 31 January is 28 or 29 February, same time of day).
+// Errors: calendar.year_not_loaded (working days past the loaded years), workflow.bad_attribute
+// (a duration that is neither).
+Result<std::chrono::system_clock::time_point> due_at(const TimerDuration& duration,
+                                                     std::chrono::system_clock::time_point start,
+                                                     const WorkingDayCalendar& calendar);
 
 struct MultiInstance {
   bool sequential = false;
