@@ -176,6 +176,12 @@ Result<ImportStatus> Imports::begin(const ImportRequest& request) {
         {id, definition.name, request.writer.department_key, request.writer.account_id, request.reason, request.origin,
          file, size, digest, encoding, columns.dump(), std::int64_t{request.batch_rows}, data_offset, data_line, now});
     if (!inserted.ok()) return inserted.take_error();
+    // The file is named by its size and digest, never its contents, which may be personal.
+    auto recorded = registries_.transparency_log().record(
+        session, {request.writer.account_id, "", "registry.import_begun", definition.name, id, request.reason,
+                  {{"department", request.writer.department_key}, {"origin", request.origin}, {"encoding", encoding},
+                   {"file_size", size}, {"file_sm3", digest}, {"columns", columns}}});
+    if (!recorded.ok()) return recorded.take_error();
     return id;
   });
   if (!started.ok()) return started.take_error();
@@ -355,10 +361,22 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
   }
   std::string now = format_timestamp(clock_.now());
   Status finished = database_.write([&](store::Session& session) -> Status {
-    return session
-        .execute("UPDATE registry_import SET state = 'finished', finished_at = $2, updated_at = $2, next_offset = "
-                 "file_size WHERE id = $1 AND state = 'running'",
-                 {id, now})
+    auto ended = session.execute(
+        "UPDATE registry_import SET state = 'finished', finished_at = $2, updated_at = $2, next_offset = "
+        "file_size WHERE id = $1 AND state = 'running'",
+        {id, now});
+    if (!ended.ok()) return ended.take_error();
+    if (*ended == 0) return ok_status();  // another run finished it
+    auto counts = session.query_one(
+        "SELECT rows_read, rows_created, rows_updated, rows_rejected FROM registry_import WHERE id = $1", {id});
+    if (!counts.ok()) return counts.take_error();
+    return registries_.transparency_log()
+        .record(session, {plan.account, "", "registry.import_finished", plan.registry, id, plan.reason,
+                          {{"department", plan.department},
+                           {"rows_read", (*counts)->integer(0)},
+                           {"rows_created", (*counts)->integer(1)},
+                           {"rows_updated", (*counts)->integer(2)},
+                           {"rows_rejected", (*counts)->integer(3)}}})
         .status();
   });
   if (!finished.ok()) return finished.take_error();
@@ -368,9 +386,15 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
 Error Imports::fail(const std::string& id, Error error) {
   std::string now = format_timestamp(clock_.now());
   Status recorded = database_.write([&](store::Session& session) -> Status {
-    return session
-        .execute("UPDATE registry_import SET state = 'failed', error = $2, finished_at = $3, updated_at = $3 WHERE id = $1",
-                 {id, error.code + ": " + error.message, now})
+    auto failed = session.query_one(
+        "UPDATE registry_import SET state = 'failed', error = $2, finished_at = $3, updated_at = $3 WHERE id = $1 "
+        "AND state = 'running' RETURNING account, registry, reason, department",
+        {id, error.code + ": " + error.message, now});
+    if (!failed.ok()) return failed.take_error();
+    if (!failed->has_value()) return ok_status();
+    return registries_.transparency_log()
+        .record(session, {(*failed)->text(0), "", "registry.import_failed", (*failed)->text(1), id, (*failed)->text(2),
+                          {{"department", (*failed)->text(3)}, {"error", error.code}}})
         .status();
   });
   // The import's own error matters more than one in recording it; a failed import still

@@ -313,6 +313,7 @@ class Registries {
 
   const RegistryCatalog& catalog() const { return catalog_; }
   const DivisionCodes& divisions() const { return divisions_; }
+  audit::TransparencyLog& transparency_log() const { return log_; }
 
  private:
   // A row on its way into storage.
@@ -387,7 +388,8 @@ struct ImportStatus {
 };
 
 // Imports run batch by batch: each batch's rows, its rejected rows, its transparency-log entry
-// and the import's position in the file commit in one transaction, so an import stopped at any
+// and the import's position in the file commit in one transaction (and an import's beginning,
+// end or failure with an entry of its own: registry.import_begun, _finished, _failed), so an import stopped at any
 // moment (a crash, a kill) resumes after its last committed batch, writing no row twice and
 // losing none. Thread-safe; one import is run by one caller at a time (a second runner of the
 // same import stops with registry.import_moved).

@@ -77,15 +77,20 @@ TEST_P(ImportsTest, ValidRowsAreWrittenAndEveryRejectedRowIsReportedWithItsLine)
   auto quoted = registries_->read("person", citizen_id("370203", "19900202", 22), {"police"});
   ASSERT_TRUE(quoted.ok());
   EXPECT_EQ((*quoted)["fields"]["name"], "王,五");
-  // Four batches of two lines; the three with rows to write are one transparency-log entry each,
-  // naming the import.
-  EXPECT_EQ(count("SELECT COUNT(*) FROM audit_entry"), 3);
-  auto entry = log_->entry(0);
-  ASSERT_TRUE(entry.ok());
-  auto content = nlohmann::json::parse(entry->content);
-  EXPECT_EQ(content["action"], "registry.import");
-  EXPECT_EQ(content["details"]["import"], finished->id);
-  EXPECT_EQ(entry->content.find("张三"), std::string::npos);
+  // The import's beginning and end, and of its four batches of two lines the three with rows to
+  // write: one transparency-log entry each, naming the import, never a value.
+  ASSERT_EQ(count("SELECT COUNT(*) FROM audit_entry"), 5);
+  std::vector<std::string> actions;
+  for (std::int64_t index = 0; index < 5; ++index) {
+    auto entry = log_->entry(index);
+    ASSERT_TRUE(entry.ok());
+    auto content = nlohmann::json::parse(entry->content);
+    actions.push_back(content["action"]);
+    EXPECT_TRUE(content["object_id"] == finished->id || content["details"]["import"] == finished->id) << entry->content;
+    EXPECT_EQ(entry->content.find("张三"), std::string::npos);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"registry.import_begun", "registry.import", "registry.import",
+                                               "registry.import", "registry.import_finished"}));
 }
 
 TEST_P(ImportsTest, Gb18030FilesAreReadAsGb18030) {
@@ -218,6 +223,25 @@ TEST_P(ImportsTest, ASecondRunnerOfTheSameImportStopsInsteadOfWritingTwice) {
   EXPECT_EQ(outer.error().code, "registry.import_moved");
   EXPECT_EQ(count("SELECT COUNT(*) FROM registry_record WHERE version = 1"), 10);
   EXPECT_EQ(count("SELECT COUNT(*) FROM registry_change"), 0) << "no record was written twice";
+}
+
+TEST_P(ImportsTest, AFileChangedUnderAnImportFailsItAndSaysSo) {
+  std::string csv = "id_number,name,sex,birth_date\r\n" + citizen_id("370202", "19800101", 11) + ",张三,1,1980-01-01\r\n";
+  auto file = directory_.write("persons.csv", csv);
+  ImportRequest request{"person", file, TextEncoding::utf8, "导入", {"acc_police", "police"}};
+  auto begun = imports_->begin(request);
+  ASSERT_TRUE(begun.ok());
+  directory_.write("persons.csv", csv + citizen_id("370202", "19800101", 13) + ",李四,1,1980-01-01\r\n");
+  auto run = imports_->run(begun->id);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, "registry.import_file_changed");
+  auto status = imports_->status(begun->id);
+  EXPECT_EQ(status->state, "failed");
+  EXPECT_NE(status->error.find("registry.import_file_changed"), std::string::npos);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM registry_record"), 0);
+  auto last = log_->entry(*log_->size() - 1);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(nlohmann::json::parse(last->content)["action"], "registry.import_failed");
 }
 
 TEST_P(ImportsTest, TheStorageMigrationKeepsRecordsWrittenBeforeIt) {
