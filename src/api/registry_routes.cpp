@@ -3,7 +3,6 @@
 #include "registry/registry.h"
 
 #include <charconv>
-#include <fstream>
 
 namespace onewindow::api {
 
@@ -34,17 +33,6 @@ nlohmann::json describe(const registry::RegistryDefinition& definition) {
           {"title_en", definition.english_title},
           {"key", definition.key},
           {"fields", fields}};
-}
-
-// An import is shown to its own department only: its counts and rejected lines are that
-// department's business.
-Status own_import(const Request& request, identity::Directory& directory, const registry::ImportStatus& status) {
-  auto department = department_key(request, directory);
-  if (!department.ok()) return department.take_error();
-  if (*department != status.department) {
-    return Error(ErrorKind::not_found, "registry.import_not_found", "no import " + status.id, {{"field", "id"}});
-  }
-  return ok_status();
 }
 
 }  // namespace
@@ -147,7 +135,7 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
               "per record. Query: reason (required), encoding (utf-8 or gb18030). Answers 202 at once; the import "
               "runs in the background, batch by batch.",
               "registry",
-              [&registries, &directory, imports](const Request& request) -> Result<Response> {
+              [&directory, imports](const Request& request) -> Result<Response> {
                 auto reason = request.query.find("reason");
                 if (reason == request.query.end() || reason->second.empty()) {
                   return Error::invalid("registry.reason_required", "reason", "reason is required");
@@ -161,29 +149,11 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
                 if (request.body.empty()) return Error::invalid("http.missing_body", "body", "the body is the CSV file");
                 auto department = department_key(request, directory);
                 if (!department.ok()) return department.take_error();
-                ONEWINDOW_TRY(registries.definition(request.path_parameters.at("registry")).status());
-                // The upload is kept under the data directory until the import ends, so that an
-                // import interrupted by a restart resumes from it.
-                std::error_code ignored;
-                std::filesystem::create_directories(imports.upload_directory, ignored);
-                std::filesystem::path file = imports.upload_directory / (new_id("upload") + ".csv");
-                {
-                  std::ofstream out(file, std::ios::binary);
-                  out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
-                  out.close();
-                  if (!out) return Error(ErrorKind::unavailable, "registry.upload_not_kept", "the upload could not be stored");
-                }
                 import.registry = request.path_parameters.at("registry");
-                import.file = file;
                 import.reason = reason->second;
                 import.writer = {request.principal->account_id, *department};
-                import.origin = "upload";
-                auto begun = imports.imports->begin(import);
-                if (!begun.ok()) {
-                  std::filesystem::remove(file, ignored);
-                  return begun.take_error();
-                }
-                if (begun->resumed) std::filesystem::remove(file, ignored);  // the same file is already kept
+                auto begun = imports.imports->begin_upload(import, request.body, imports.upload_directory);
+                if (!begun.ok()) return begun.take_error();
                 imports.queue->submit(begun->id);
                 Response response = Response::json(202, begun->to_json());
                 response.headers.emplace_back("Location", "/api/v1/imports/" + begun->id);
@@ -194,9 +164,10 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
               "An import's state and progress: percentage of the file committed, rows created, updated, rejected.",
               "registry",
               [&directory, imports](const Request& request) -> Result<Response> {
-                auto status = imports.imports->status(request.path_parameters.at("id"));
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto status = imports.imports->status(request.path_parameters.at("id"), *department);
                 if (!status.ok()) return status.take_error();
-                ONEWINDOW_TRY(own_import(request, directory, *status));
                 return Response::json(200, status->to_json());
               }});
 
@@ -205,10 +176,9 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
               "registry",
               [&directory, imports](const Request& request) -> Result<Response> {
                 const std::string& id = request.path_parameters.at("id");
-                auto status = imports.imports->status(id);
-                if (!status.ok()) return status.take_error();
-                ONEWINDOW_TRY(own_import(request, directory, *status));
-                auto report = imports.imports->rejections_csv(id);
+                auto department = department_key(request, directory);
+                if (!department.ok()) return department.take_error();
+                auto report = imports.imports->rejections_csv(id, *department);
                 if (!report.ok()) return report.take_error();
                 Response response = Response::text(200, "text/csv; charset=utf-8", std::move(report).value());
                 response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + id + "-rejections.csv\"");

@@ -190,6 +190,27 @@ Result<ImportStatus> Imports::begin(const ImportRequest& request) {
   return result;
 }
 
+Result<ImportStatus> Imports::begin_upload(ImportRequest request, std::string_view contents,
+                                           const std::filesystem::path& directory) {
+  std::error_code ignored;
+  std::filesystem::create_directories(directory, ignored);
+  request.file = directory / (new_id("upload") + ".csv");
+  request.origin = "upload";
+  {
+    std::ofstream out(request.file, std::ios::binary);
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.close();
+    if (!out) {
+      std::filesystem::remove(request.file, ignored);
+      return Error(ErrorKind::unavailable, "registry.upload_not_kept", "the upload could not be stored");
+    }
+  }
+  auto begun = begin(request);
+  // A refused file is not kept; nor a second copy of contents already being imported.
+  if (!begun.ok() || begun->resumed) std::filesystem::remove(request.file, ignored);
+  return begun;
+}
+
 Result<ImportStatus> Imports::run(const std::string& id, const std::function<void(const ImportStatus&)>& progress,
                                   const std::atomic<bool>* stop) {
   struct Plan {
@@ -296,8 +317,8 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
         if (refusal) {
           rejected.push_back(*refusal);
         } else {
-          auto normalised = registries_.normalised_key(definition, row.key);
-          if (!keys.insert(normalised.ok() ? *normalised : row.key).second) {
+          // Compared in stored form; write_batch() checks the key itself.
+          if (!keys.insert(Registries::key_form(definition, row.key)).second) {
             // A key again in one batch ends the batch before it: the row is read again by the
             // next batch and written as a change of the record the first row made.
             repeated_key = true;
@@ -403,19 +424,19 @@ Error Imports::fail(const std::string& id, Error error) {
   return error;
 }
 
-Result<ImportStatus> Imports::status(const std::string& id) const {
+Result<ImportStatus> Imports::status(const std::string& id, std::optional<std::string_view> department) const {
   return database_.read_value<ImportStatus>([&](store::Session& session) -> Result<ImportStatus> {
     auto row = session.query_one(std::string("SELECT ") + status_columns + " FROM registry_import WHERE id = $1", {id});
     if (!row.ok()) return row.take_error();
-    if (!row->has_value()) {
+    if (!row->has_value() || (department && (*row)->text(2) != *department)) {
       return Error(ErrorKind::not_found, "registry.import_not_found", "no import " + id, {{"field", "id"}});
     }
     return status_from(**row);
   });
 }
 
-Result<std::string> Imports::rejections_csv(const std::string& id) const {
-  ONEWINDOW_TRY(status(id).status());
+Result<std::string> Imports::rejections_csv(const std::string& id, std::optional<std::string_view> department) const {
+  ONEWINDOW_TRY(status(id, department).status());
   return database_.read_value<std::string>([&](store::Session& session) -> Result<std::string> {
     std::string out = "\xEF\xBB\xBF";
     write_csv_record(out, {"line", "field", "code", "message"});

@@ -215,10 +215,14 @@ Result<const RegistryDefinition*> Registries::definition(std::string_view regist
   return found;
 }
 
+std::string Registries::key_form(const RegistryDefinition& definition, std::string_view key) {
+  if (definition.key_kind == KeyKind::citizen_id) return normalise_citizen_id(key);
+  if (definition.key_kind == KeyKind::unified_social_credit_code) return normalise_unified_social_credit_code(key);
+  return std::string(key);
+}
+
 Result<std::string> Registries::normalised_key(const RegistryDefinition& definition, std::string_view key) const {
-  std::string text(key);
-  if (definition.key_kind == KeyKind::citizen_id) text = normalise_citizen_id(text);
-  if (definition.key_kind == KeyKind::unified_social_credit_code) text = normalise_unified_social_credit_code(text);
+  std::string text = key_form(definition, key);
   Status valid = validate_value(definition.key_field(), nlohmann::json(text), clock_.today(), divisions_);
   if (!valid.ok()) return valid.take_error();
   return text;

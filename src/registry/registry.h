@@ -304,7 +304,10 @@ class Registries {
 
   // The definition of a registry: registry.unknown_registry (404) when there is none.
   Result<const RegistryDefinition*> definition(std::string_view registry) const;
-  // The key as stored (a final x of a citizen ID upper-cased), checked as its field says.
+  // The key in its stored form (a final x of a citizen ID upper-cased, a USCC in capitals),
+  // unchecked: how two spellings of one key are told to be the same.
+  static std::string key_form(const RegistryDefinition& definition, std::string_view key);
+  // key_form(), checked as the key's field says.
   Result<std::string> normalised_key(const RegistryDefinition& definition, std::string_view key) const;
   // The checks of write() for fields of one record, without storage: names, authority, values.
   Status check_fields(const RegistryDefinition& definition, const std::string& key, const nlohmann::json& fields,
@@ -404,16 +407,28 @@ class Imports {
   // field), registry.field_not_owned (a column the department may not write), registry.reason_required.
   Result<ImportStatus> begin(const ImportRequest& request);
 
+  // begin() for a file sent over the API: its contents are kept under `directory` (made if
+  // missing) until the import ends, so that an import interrupted by a restart resumes from
+  // them; origin "upload". The kept file is removed again when begin() refuses it or finds the
+  // same contents being imported already. registry.upload_not_kept (unavailable) when it cannot
+  // be written.
+  Result<ImportStatus> begin_upload(ImportRequest request, std::string_view contents,
+                                    const std::filesystem::path& directory);
+
   // Runs an import to its end: finished, or failed with the error also returned. `progress` is
   // called after each batch. `stop` (optional) ends the run early after a batch, leaving the
   // import running, to be resumed.
   Result<ImportStatus> run(const std::string& id, const std::function<void(const ImportStatus&)>& progress = {},
                            const std::atomic<bool>* stop = nullptr);
 
-  // registry.import_not_found (404) for an unknown id.
-  Result<ImportStatus> status(const std::string& id) const;
-  // The rejected rows as CSV (UTF-8 with a byte order mark, for spreadsheets): line,field,code,message.
-  Result<std::string> rejections_csv(const std::string& id) const;
+  // registry.import_not_found (404) for an unknown id, and for an import of another department
+  // when `department` is given: an import's counts and rejected lines are its department's
+  // business.
+  Result<ImportStatus> status(const std::string& id, std::optional<std::string_view> department = std::nullopt) const;
+  // The rejected rows as CSV (UTF-8 with a byte order mark, for spreadsheets): line,field,code,
+  // message; not found as status() says.
+  Result<std::string> rejections_csv(const std::string& id,
+                                     std::optional<std::string_view> department = std::nullopt) const;
   // Imports of this origin still running (interrupted), oldest first.
   Result<std::vector<ImportStatus>> unfinished(std::string_view origin) const;
 
