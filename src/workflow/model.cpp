@@ -4,6 +4,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -145,18 +146,47 @@ class Reader {
     return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
   }
 
+  // onewindow:workingDays on an element: 0 when absent.
+  Result<int> working_days(pugi::xml_node node, const Scope& scope, std::string_view element) const {
+    std::string days = extension(node, scope, "workingDays");
+    if (days.empty()) return 0;
+    int value = 0;
+    bool digits = days.size() <= 4 && std::all_of(days.begin(), days.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) value = std::stoi(days);
+    if (!digits || value < 1) {
+      return refuse("workflow.bad_attribute", node, element, "onewindow:workingDays must be a whole number from 1",
+                    "workingDays");
+    }
+    return value;
+  }
+
+  // An onewindow attribute that may be an expression in ${...}.
+  Result<Assignment> assignment(pugi::xml_node node, const Scope& scope, std::string_view element,
+                                std::string_view attribute) const {
+    Assignment result;
+    result.text = extension(node, scope, attribute);
+    if (result.text.starts_with("${")) {
+      auto parsed = Expression::parse(result.text);
+      if (!parsed.ok()) {
+        return refuse("workflow.bad_expression", node, element,
+                      "onewindow:" + std::string(attribute) + ", " + parsed.error().message, attribute);
+      }
+      result.expression = std::move(parsed).value();
+    }
+    return result;
+  }
+
+  static bool is_variable_name(std::string_view name) {
+    return !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+           std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  }
+
   Result<TimerDuration> read_timer(pugi::xml_node definition, const Scope& scope, std::string_view element) const {
     TimerDuration timer;
-    std::string days = extension(definition, scope, "workingDays");
-    if (!days.empty()) {
-      int value = 0;
-      bool digits = days.size() <= 4 && std::all_of(days.begin(), days.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (digits) value = std::stoi(days);
-      if (!digits || value < 1) {
-        return refuse("workflow.bad_attribute", definition, element, "onewindow:workingDays must be a whole number from 1",
-                      "workingDays");
-      }
-      timer.working_days = value;
+    auto days = working_days(definition, scope, element);
+    if (!days.ok()) return days.take_error();
+    if (*days > 0) {
+      timer.working_days = *days;
       return timer;
     }
     for (const auto& [child, name] : bpmn_children(definition, scope)) {
@@ -230,9 +260,19 @@ class Reader {
     } else if (local == "task" || local == "userTask" || local == "serviceTask") {
       activity = true;
       node.kind = local == "task" ? NodeKind::task : local == "userTask" ? NodeKind::user_task : NodeKind::service_task;
-      node.candidate_department = extension(element, scope, "candidateDepartment");
+      auto department = assignment(element, scope, local, "candidateDepartment");
+      if (!department.ok()) return department.take_error();
+      node.candidate_department = std::move(department).value();
+      auto assignee = assignment(element, scope, local, "assignee");
+      if (!assignee.ok()) return assignee.take_error();
+      node.assignee = std::move(assignee).value();
       node.candidate_role = extension(element, scope, "candidateRole");
       node.hook = extension(element, scope, "hook");
+      if (node.kind == NodeKind::user_task) {
+        auto days = working_days(element, scope, local);
+        if (!days.ok()) return days.take_error();
+        node.working_days = *days;
+      }
       if (node.kind == NodeKind::service_task && node.hook.empty()) {
         return refuse("workflow.bad_attribute", element, local,
                       "a service task names the hook it runs in onewindow:hook (docs/workflow.md)", "hook");
@@ -266,8 +306,21 @@ class Reader {
         MultiInstance loop;
         loop.sequential = std::string_view(child.attribute("isSequential").value()) == "true";
         loop.collection = extension(child, scope, "collection");
+        std::string element_variable = extension(child, scope, "elementVariable");
+        if (!element_variable.empty()) loop.element_variable = element_variable;
+        if (!is_variable_name(loop.element_variable)) {
+          return refuse("workflow.bad_attribute", child, name.local,
+                        "onewindow:elementVariable must be a name of letters, digits and _", "elementVariable");
+        }
         for (const auto& [part, part_name] : bpmn_children(child, scope)) {
-          if (part_name.local == "loopCardinality") loop.cardinality = text_of(part);
+          if (part_name.local == "loopCardinality") {
+            loop.cardinality = text_of(part);
+            auto parsed = Expression::parse(loop.cardinality);
+            if (!parsed.ok()) {
+              return refuse("workflow.bad_expression", part, "loopCardinality", "its expression, " + parsed.error().message);
+            }
+            loop.count = std::move(parsed).value();
+          }
           if (part_name.local == "completionCondition") {
             loop.completion_condition = text_of(part);
             auto parsed = Expression::parse(loop.completion_condition);
@@ -276,6 +329,10 @@ class Reader {
             }
             loop.completion = std::move(parsed).value();
           }
+        }
+        if (loop.collection.empty() == loop.cardinality.empty()) {
+          return refuse("workflow.bad_attribute", child, name.local,
+                        "a multi-instance loop has either onewindow:collection or loopCardinality", "collection");
         }
         node.multi_instance = loop;
       } else if (name.local.ends_with("LoopCharacteristics")) {
@@ -291,6 +348,11 @@ class Reader {
     process.id = element.attribute("id").value();
     process.name = element.attribute("name").value();
     if (process.id.empty()) return refuse("workflow.bad_attribute", element, element_name, "every element needs an id", "id");
+    if (element_name == "process") {
+      auto days = working_days(element, outer, element_name);
+      if (!days.ok()) return days.take_error();
+      process.working_days = *days;
+    }
     struct PendingFlow {
       pugi::xml_node element;
       std::string source, target;
@@ -406,6 +468,16 @@ std::string_view kind_name(NodeKind kind) {
     case NodeKind::timer_catch_event: return "intermediateCatchEvent";
   }
   return "node";
+}
+
+Result<std::string> Assignment::value(const nlohmann::json& variables) const {
+  if (!expression) return text;
+  auto value = expression->evaluate(variables);
+  if (!value.ok()) return value.take_error();
+  if (!value->is_string()) {
+    return Error(ErrorKind::invalid_argument, "workflow.expression_type", text + " must give a string");
+  }
+  return value->get<std::string>();
 }
 
 const Node* Process::node(std::string_view id) const {

@@ -1,7 +1,8 @@
-// workflow: BPMN 2.0 process models for government approval (issue 6). This first part reads a
-// model and checks it; the interpreter, instances, tasks and timers come next.
+// workflow: BPMN 2.0 process models for government approval (issue 6): reading and checking a
+// model, the condition language, working-day timers, and the Engine that runs instances of the
+// models with their tasks and timers in the database (the Engine's own contract is below).
 //
-// Contract:
+// Contract of the model reader:
 // - load_model() / parse_model() read BPMN 2.0 XML as modelling tools write it (bpmn-js, Camunda
 //   Modeler, Signavio...): elements are found by namespace, whatever their prefix. The result is
 //   every executable process of the file with its nodes and sequence flows; diagrams, lanes,
@@ -16,7 +17,10 @@
 // - onewindow's extension attributes, in namespace https://onewindow.invalid/bpmn (prefix
 //   `onewindow:` by convention): candidateDepartment and candidateRole on user tasks, hook on
 //   service tasks, workingDays on timer event definitions (instead of an ISO 8601 duration),
-//   collection on multi-instance loops. docs/workflow.md lists them.
+//   collection and elementVariable on multi-instance loops, workingDays on user tasks (the
+//   task's deadline) and on processes (the instance's), assignee on user tasks.
+//   candidateDepartment and assignee may be an expression in ${...} over the variables (the
+//   instance's item of a multi-instance loop, say). docs/workflow.md lists them.
 // - Everything else is refused with the element, its id and its line: a message
 //   "file:line: element id: why" and details {file, line, element, id, field}. Nothing is half
 //   loaded; a malformed file is an error, never a crash.
@@ -36,15 +40,23 @@
 // Thread safety: a Model is immutable once loaded.
 #pragma once
 
+#include "audit/audit.h"
 #include "base/calendar.h"
+#include "base/clock.h"
 #include "base/result.h"
+#include "store/store.h"
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
-
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -123,9 +135,21 @@ Result<std::chrono::system_clock::time_point> due_at(const TimerDuration& durati
 struct MultiInstance {
   bool sequential = false;
   std::string collection;            // onewindow:collection: the variable listing the instances
+  std::string element_variable = "item";  // onewindow:elementVariable: each instance's own entry
   std::string cardinality;           // loopCardinality expression, when given instead
   std::string completion_condition;  // e.g. "nrOfCompletedInstances >= 1"
   std::optional<Expression> completion;  // completion_condition, parsed at import
+  std::optional<Expression> count;       // cardinality, parsed at import
+};
+
+// An attribute that is either a literal ("market") or an expression in ${...} over the variables.
+struct Assignment {
+  std::string text;                       // as written
+  std::optional<Expression> expression;  // when written as ${...}
+
+  bool empty() const { return text.empty(); }
+  // The literal, or the expression's value, which must be a string (workflow.expression_type).
+  Result<std::string> value(const nlohmann::json& variables) const;
 };
 
 struct Process;
@@ -139,8 +163,10 @@ struct Node {
   std::vector<std::size_t> outgoing;
   std::optional<std::size_t> default_flow;  // gateways and activities
 
-  std::string candidate_department;  // user tasks
+  Assignment candidate_department;  // user tasks: a department key
   std::string candidate_role;
+  Assignment assignee;              // user tasks: the one account that may act, when set
+  int working_days = 0;             // user tasks: the task's deadline, when > 0
   std::string hook;                  // service tasks
   std::string called_element;        // call activities: the id of the process called
   std::optional<MultiInstance> multi_instance;
@@ -163,6 +189,7 @@ struct Flow {
 struct Process {
   std::string id;
   std::string name;
+  int working_days = 0;  // onewindow:workingDays on a process: the instance's deadline, when > 0
   std::vector<Node> nodes;
   std::vector<Flow> flows;
 
@@ -179,5 +206,247 @@ struct Model {
 // `name` stands for the file in messages.
 Result<Model> parse_model(std::string_view xml, std::string_view name);
 Result<Model> load_model(const std::filesystem::path& file);
+
+// ---- The engine -------------------------------------------------------------------------------
+//
+// Contract:
+// - Models are deployed into the database (deploy): a name and its BPMN text, numbered versions
+//   per name; deploying the same text again gives the version it already has. An instance runs
+//   on the version it started with, whatever is deployed later. Call activities start the
+//   newest deployed process of their calledElement, as a part of the same instance.
+// - Every step of an instance is one transaction: the event that caused it (a start, a task
+//   action, a timer falling due), everything the instance does until it waits again (tokens,
+//   gateways, service-task hooks, tasks opened and closed, timers set and cancelled), a row of
+//   its history with the trace of what it did, and one transparency-log entry
+//   ("workflow.<action>"). A process killed at any moment leaves each step done whole or not
+//   at all, so nothing is lost and nothing is done twice; timers that fell due while it was
+//   down fire when fire_due_timers() next runs.
+// - An instance's state (tokens, scopes, variables, open tasks, pending timers) is one row;
+//   open tasks and pending timers have rows of their own too, for inboxes and for finding due
+//   timers. Two steps of one instance never interleave: a step that finds the instance changed
+//   under it is run again (workflow.conflict after several tries).
+// - Hooks are how other modules act from service tasks: register them before deploying a model
+//   that names them (workflow.unknown_hook otherwise). A hook runs inside the step's
+//   transaction; its error fails the step, which is then not done at all.
+// - Who may act on a task is the task's rule, not the caller's: an official of its candidate
+//   department holding its candidate role, or its assignee only when it has one. The engine
+//   trusts the Actor it is given; api/ builds it from the authenticated principal.
+// - Time comes from the Clock, deadlines and working-day timers from the calendar. While an
+//   instance is suspended its timers do not fire, its tasks cannot be acted on, and on resume
+//   every deadline and timer moves later by the working days of the suspension (counted from
+//   the day it was suspended up to, not including, the day it resumed), or by the time it
+//   lasted for ISO 8601 timers: the clock stops.
+// - Thread safety: an Engine may be used from many threads at once. register_hook is for the
+//   owner, before other calls; start_timers and stop_timers too.
+//
+// Errors (besides the model's and the store's):
+//   workflow.unknown_deployment, workflow.unknown_process, workflow.instance_not_found,
+//   workflow.task_not_found (not_found)
+//   workflow.unknown_hook, workflow.unknown_called_element, workflow.bad_variables,
+//   workflow.bad_collection, workflow.no_flow_taken, workflow.expression_type,
+//   workflow.not_an_earlier_task, workflow.bad_action (invalid_argument)
+//   workflow.not_candidate, workflow.not_assignee, workflow.not_starter (permission_denied)
+//   workflow.task_not_open, workflow.task_claimed, workflow.instance_not_running,
+//   workflow.instance_suspended, workflow.already_acted, workflow.duplicate_business_key,
+//   workflow.conflict (conflict)
+
+// Who acts: an account with its department and roles; "system" for timers.
+struct Actor {
+  std::string account_id;
+  std::string department_key;  // "market"; empty for accounts of no department
+  std::vector<std::string> roles;
+
+  bool has_role(std::string_view role) const;
+};
+
+struct Deployment {
+  std::int64_t id = 0;
+  std::string name;
+  int version = 0;
+  std::string digest;  // SM3 of the text, hex
+  std::vector<std::string> processes;
+  std::string deployed_at;
+  std::string deployed_by;
+  bool existing = false;  // deploy() found this text deployed already
+  nlohmann::json to_json() const;
+};
+
+// A task as stored. status: "open" (may be acted on), "waiting" (its signer added before it
+// signs first), "completed", "cancelled" (its activity ended otherwise), "returned", "withdrawn".
+struct TaskView {
+  std::string id;  // "wft_..."
+  std::string instance_id;
+  std::string node_id;
+  std::string name;
+  std::string candidate_department;
+  std::string candidate_role;
+  std::string assignee;    // who holds it; empty until claimed
+  std::string owner;       // who delegated it, while delegated
+  std::string delegation;  // "pending" while delegated
+  std::string status;
+  int loop_index = -1;     // which instance of a multi-instance activity; -1 for none
+  std::string created_at;
+  std::string due_at;      // empty when the task has no deadline
+  std::string claimed_at;
+  std::string ended_at;
+  std::string ended_by;
+  std::string outcome;
+  std::string comment;
+  nlohmann::json to_json() const;
+};
+
+// An instance as stored. status: "running", "suspended", "completed", "terminated" (by a
+// terminate end event), "withdrawn" (by its starter).
+struct InstanceView {
+  std::string id;  // "wfi_..."
+  std::int64_t deployment = 0;
+  std::string process_id;
+  std::string business_key;
+  std::string status;
+  std::string started_by;
+  std::string started_at;
+  std::string ended_at;
+  std::string due_at;        // the instance's deadline; empty when none
+  std::string suspended_at;  // while suspended
+  nlohmann::json variables = nlohmann::json::object();
+  std::vector<std::string> active_nodes;  // where its tokens are, sorted
+  nlohmann::json to_json() const;
+};
+
+// One step of an instance, as its history keeps it.
+struct StepView {
+  std::int64_t sequence = 0;
+  std::string at;
+  std::string actor;
+  std::string action;  // "start", "complete", "timer", ...
+  std::vector<std::string> trace;  // what the step did, line by line (docs/workflow.md)
+  std::int64_t log_index = 0;
+  nlohmann::json to_json() const;
+};
+
+struct StartRequest {
+  std::int64_t deployment = 0;  // 0: the newest deployment holding process_id
+  std::string process_id;
+  std::string business_key;     // unique among the instances of the process when not empty
+  nlohmann::json variables = nlohmann::json::object();
+  int deadline_working_days = 0;  // > 0 overrides the process's onewindow:workingDays
+};
+
+struct Completion {
+  std::string outcome;  // "approve", "refuse", ...: becomes the variable `outcome` and outcomes.<node>
+  std::string comment;
+  nlohmann::json variables = nlohmann::json::object();  // set on the instance
+};
+
+// What a hook sees: the step's transaction, the instance, the service task and the variables.
+struct HookCall {
+  store::Session& session;
+  const std::string& instance_id;
+  const std::string& node_id;
+  const nlohmann::json& variables;
+};
+// Returns variables to set (a JSON object, possibly empty).
+using Hook = std::function<Result<nlohmann::json>(HookCall&)>;
+
+struct TaskQuery {
+  std::string instance_id;           // when not empty
+  std::string candidate_department;  // when not empty
+  std::string assignee;              // when not empty
+  bool open_only = true;             // open and waiting tasks only
+};
+
+namespace detail {
+class DeploymentCache;
+struct Environment;
+}
+
+class Engine {
+ public:
+  // References to database, log, calendar and clock; all must outlive the engine.
+  Engine(store::Database& database, audit::TransparencyLog& log, const WorkingDayCalendar& calendar,
+         const Clock& clock);
+  ~Engine();  // stops the timer thread
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // The tables (module "workflow").
+  static std::vector<store::Migration> migrations();
+
+  void register_hook(std::string name, Hook hook);
+
+  // Reads and checks the model (parse_model's errors), checks that its hooks are registered,
+  // and keeps it as the next version of `name` (a-z, 0-9, _ and -, 1 to 64 characters).
+  Result<Deployment> deploy(std::string_view name, std::string_view xml, const Actor& by);
+  Result<Deployment> deployment(std::int64_t id) const;
+  // The newest deployments, one per name.
+  Result<std::vector<Deployment>> deployments() const;
+
+  Result<InstanceView> start(const StartRequest& request, const Actor& by);
+  Result<InstanceView> instance(std::string_view id) const;
+  Result<std::vector<StepView>> history(std::string_view instance_id) const;
+
+  Result<TaskView> task(std::string_view id) const;
+  // Oldest first, at most 1,000.
+  Result<std::vector<TaskView>> tasks(const TaskQuery& query) const;
+
+  // Task actions; each is one step. The TaskView returned is the task after the action.
+  Result<TaskView> claim(std::string_view task_id, const Actor& actor);
+  Result<TaskView> unclaim(std::string_view task_id, const Actor& actor);
+  // Completes the task (claiming it first when nobody holds it and the actor may). On a
+  // delegated task, the delegate's completion hands it back to its owner with the outcome and
+  // comment, and the owner completes it.
+  Result<TaskView> complete(std::string_view task_id, const Completion& completion, const Actor& actor);
+  // Hands the task to another official who may hold it (转办); the holder only.
+  Result<TaskView> transfer(std::string_view task_id, const Actor& to, std::string_view comment, const Actor& actor);
+  // Lends the task to another official of the department to work on (委派); the holder only,
+  // who stays its owner and may take it back until the delegate completes it.
+  Result<TaskView> delegate(std::string_view task_id, const Actor& to, const Actor& actor);
+  Result<TaskView> take_back(std::string_view task_id, const Actor& actor);
+  // Sends the case back to an earlier user task of the same scope (退回): the tasks between
+  // that task and this one, in every branch that passed through it, are closed and it is opened
+  // again. The TaskView is the closed task.
+  Result<TaskView> return_to(std::string_view task_id, std::string_view node_id, std::string_view comment,
+                             const Actor& actor);
+  // Adds a signer (加签), an official who may hold the task: before (the signer signs first,
+  // then the task comes back to its holder) or after (the task goes on to the signer once its
+  // holder completes it).
+  Result<TaskView> add_signer(std::string_view task_id, const Actor& signer, bool before, const Actor& actor);
+
+  // Stops the whole instance's clock, and resumes it.
+  Result<InstanceView> suspend(std::string_view instance_id, std::string_view reason, const Actor& actor);
+  Result<InstanceView> resume(std::string_view instance_id, const Actor& actor);
+  // The starter takes the instance back while no official has acted on it.
+  Result<InstanceView> withdraw(std::string_view instance_id, std::string_view reason, const Actor& actor);
+
+  // Fires every timer due by the clock's time, each in its own step; returns how many fired.
+  Result<int> fire_due_timers();
+  // Calls fire_due_timers every interval on a thread of its own; failures are logged.
+  void start_timers(std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  void stop_timers();
+
+ private:
+  struct Step;
+  Result<std::string> run_step(std::string_view instance_id, const Actor& actor, std::string_view action,
+                               const nlohmann::json& log_details,
+                               const std::function<Status(Step&)>& work);
+  Result<TaskView> task_step(std::string_view task_id, const Actor& actor, std::string_view action,
+                             const nlohmann::json& log_details, const std::function<Status(Step&)>& work);
+  Result<InstanceView> instance_step(std::string_view instance_id, const Actor& actor, std::string_view action,
+                                     const nlohmann::json& log_details, const std::function<Status(Step&)>& work);
+  detail::Environment environment_for(store::Session& session, const std::string& instance_id);
+  void timer_loop(std::chrono::milliseconds interval);
+
+  store::Database& database_;
+  audit::TransparencyLog& log_;
+  const WorkingDayCalendar& calendar_;
+  const Clock& clock_;
+  std::map<std::string, Hook, std::less<>> hooks_;
+  std::unique_ptr<detail::DeploymentCache> deployments_;
+
+  std::mutex timer_mutex_;
+  std::condition_variable timer_wake_;
+  std::thread timer_thread_;
+  bool timers_stopping_ = false;
+};
 
 }  // namespace onewindow::workflow

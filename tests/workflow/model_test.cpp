@@ -63,7 +63,7 @@ TEST(WorkflowModel, ReadsWhatItSupportsWithTheExtensionAttributes) {
   const Node* market = process.node("market_review");
   ASSERT_NE(market, nullptr);
   EXPECT_EQ(market->kind, NodeKind::user_task);
-  EXPECT_EQ(market->candidate_department, "market");
+  EXPECT_EQ(market->candidate_department.text, "market");
   EXPECT_EQ(market->candidate_role, "official");
   ASSERT_TRUE(market->multi_instance.has_value());
   EXPECT_FALSE(market->multi_instance->sequential);
