@@ -666,7 +666,13 @@ Status Interpreter::open_task_for(std::int64_t token_id, const Node& node, const
   task.role = fixed ? "" : node.candidate_role;
   task.assignee = assignee;
   task.fixed_assignee = fixed;
+  // The instance of the nearest multi-instance activity around the task, if any.
   task.loop_index = token.loop_index;
+  for (auto scope = state_.scopes.find(token.scope); task.loop_index < 0 && scope != state_.scopes.end();
+       scope = state_.scopes.find(scope->second.parent_scope)) {
+    if (scope->second.kind == "loop_instance") task.loop_index = scope->second.variables.value("loopCounter", -1);
+    if (scope->second.parent_scope == 0) break;
+  }
   task.created_at = now_;
   if (node.working_days > 0) {
     auto due_at = due(TimerDuration{"", node.working_days});
@@ -1154,8 +1160,7 @@ Status Interpreter::fire(const std::string& timer_id) {
   }
   std::int64_t scope = token.scope;
   if (node->cancel_activity) cancel_token(token.id, "cancelled");
-  std::int64_t next = new_token(scope, node->id);
-  ONEWINDOW_TRY(leave(next, process, *node));
+  moves_.push_back({new_token(scope, node->id), std::nullopt});
   return run();
 }
 
