@@ -227,10 +227,9 @@ Result<TimePoint> shift_by_suspension(TimePoint due, TimePoint suspended, TimePo
                                       const WorkingDayCalendar& calendar, bool working_days) {
   if (resumed <= suspended) return due;
   if (!working_days) return due + (resumed - suspended);
-  Date first = local_date(suspended);
-  Date last = local_date(resumed);
-  // Working days in [first, last): those in (first - 1, last - 1].
-  auto lost = calendar.working_days_between(first.plus_days(-1), last.plus_days(-1));
+  // The day of suspending was used; the day of resuming is not counted, as the day a case is
+  // received is not: the working days after the one up to and including the other.
+  auto lost = calendar.working_days_between(local_date(suspended), local_date(resumed));
   if (!lost.ok()) return lost.take_error();
   if (*lost <= 0) return due;
   // A working-day deadline ends at 24:00 of its day: the day is the one just before the instant.

@@ -195,9 +195,9 @@ class Interpreter {
   std::vector<std::string> ended_timers_;
 };
 
-// When a deadline at the end of a working day falls after a suspension of the instance from
-// `suspended` to `resumed`: later by the working days from the day of suspending up to, not
-// including, the day of resuming.
+// When a deadline falls after a suspension of the instance from `suspended` to `resumed`: a
+// working-day deadline (at the end of a working day) later by the working days after the day of
+// suspending up to and including the day of resuming; any other by the time suspended.
 Result<TimePoint> shift_by_suspension(TimePoint due, TimePoint suspended, TimePoint resumed,
                                       const WorkingDayCalendar& calendar, bool working_days);
 

@@ -233,9 +233,10 @@ Result<Model> load_model(const std::filesystem::path& file);
 //   trusts the Actor it is given; api/ builds it from the authenticated principal.
 // - Time comes from the Clock, deadlines and working-day timers from the calendar. While an
 //   instance is suspended its timers do not fire, its tasks cannot be acted on, and on resume
-//   every deadline and timer moves later by the working days of the suspension (counted from
-//   the day it was suspended up to, not including, the day it resumed), or by the time it
-//   lasted for ISO 8601 timers: the clock stops.
+//   every deadline and timer moves later by the working days of the suspension (those after the
+//   day it was suspended, which was used, up to and including the day it resumed, which is not
+//   counted, as the day a case is received is not), or by the time it lasted for ISO 8601
+//   timers: the clock stops.
 // - Thread safety: an Engine may be used from many threads at once. register_hook is for the
 //   owner, before other calls; start_timers and stop_timers too.
 //

@@ -117,8 +117,14 @@ class Scenario {
     return found->second;
   }
 
-  // "review" or "review[1]": the open task of that node (and loop index) in the instance.
-  std::string task_id(const std::string& reference) {
+  // "review", "review[1]" or "review@wang": the open task of that node (and loop index, or
+  // holder) in the instance.
+  std::string task_id(std::string reference) {
+    std::string holder;
+    if (auto at = reference.find('@'); at != std::string::npos) {
+      holder = reference.substr(at + 1);
+      reference = reference.substr(0, at);
+    }
     std::string node = reference;
     int index = -1;
     if (auto bracket = reference.find('['); bracket != std::string::npos) {
@@ -135,6 +141,7 @@ class Scenario {
     bool open = false;
     for (const auto& task : *tasks) {
       if (task.node_id != node || (index >= 0 && task.loop_index != index)) continue;
+      if (!holder.empty() && task.assignee != holder) continue;
       bool this_open = task.status == "open" || task.status == "waiting";
       if (this_open || !open) found = task.id;
       open = open || this_open;
