@@ -47,6 +47,9 @@ class CertificateAuthority;
 namespace oidc {
 class Provider;
 }
+namespace workflow {
+class Engine;
+}
 namespace registry {
 class Registries;
 class Imports;
@@ -243,6 +246,8 @@ struct RegistryImports {
 void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory,
                          const RegistryImports& imports = {});
 
+// Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
+void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);
 

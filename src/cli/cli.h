@@ -13,6 +13,7 @@
 #include "oidc/oidc.h"
 #include "pki/pki.h"
 #include "registry/registry.h"
+#include "workflow/workflow.h"
 #include "base/calendar.h"
 #include "base/clock.h"
 #include "base/identifiers.h"
@@ -100,6 +101,7 @@ struct Platform {
   std::unique_ptr<registry::Registries> registries;
   std::unique_ptr<registry::Imports> imports;
   std::unique_ptr<registry::ImportQueue> import_queue;  // stopped before what it uses goes
+  std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;

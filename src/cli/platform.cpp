@@ -73,6 +73,7 @@ Status hand_over_client_secrets(const Settings& settings,
 }  // namespace
 
 Platform::~Platform() {
+  if (workflow) workflow->stop_timers();
   if (transparency_log) transparency_log->stop_signing();
 }
 
@@ -80,7 +81,7 @@ std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> migrations;
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
-                        registry::Registries::migrations()}) {
+                        registry::Registries::migrations(), workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -197,6 +198,11 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
     for (const auto& import : *interrupted) platform->import_queue->submit(import.id);
   }
 
+  platform->workflow = std::make_unique<workflow::Engine>(*platform->database, *platform->transparency_log,
+                                                         *platform->calendar, platform->clock);
+  // Timers that fell due while the server was down fire at once.
+  if (background_work) platform->workflow->start_timers();
+
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
   platform->system.version = build_info::version;
@@ -211,6 +217,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_registry_routes(router, *platform->registries, *platform->directory,
                            {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
                             std::filesystem::path(configured.data_dir) / "imports"});
+  api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

@@ -76,6 +76,7 @@ constexpr const char* schema_v1 = R"(
     CREATE INDEX workflow_task_instance ON workflow_task (instance_id);
     CREATE INDEX workflow_task_inbox ON workflow_task (candidate_department, status);
     CREATE INDEX workflow_task_assignee ON workflow_task (assignee, status);
+    CREATE INDEX workflow_task_owner ON workflow_task (owner, status);
     CREATE TABLE workflow_timer (
       id TEXT PRIMARY KEY,
       instance_id TEXT NOT NULL REFERENCES workflow_instance (id),
@@ -298,8 +299,8 @@ class DeploymentCache {
     if (!parsed.ok()) return parsed.take_error();
     auto model = std::make_shared<const Model>(std::move(parsed).value());
     std::lock_guard lock(mutex_);
-    models_.emplace(deployment, model);
-    return model;
+    // Another thread may have read it meanwhile: everyone gets the one kept.
+    return models_.emplace(deployment, std::move(model)).first->second;
   }
 
  private:
@@ -688,6 +689,43 @@ Result<std::vector<TaskView>> Engine::tasks(const TaskQuery& query) const {
     for (const auto& row : *rows) found.push_back(task_from(row));
     return found;
   });
+}
+
+Result<std::vector<TaskView>> Engine::inbox(const Actor& actor, std::string_view instance_id) const {
+  std::vector<TaskView> found;
+  std::set<std::string> seen;
+  std::vector<TaskQuery> queries = {{std::string(instance_id), "", actor.account_id, true}};
+  if (!actor.department_key.empty()) queries.push_back({std::string(instance_id), actor.department_key, "", true});
+  for (const TaskQuery& query : queries) {
+    auto tasks = this->tasks(query);
+    if (!tasks.ok()) return tasks.take_error();
+    for (auto& task : *tasks) {
+      if (seen.insert(task.id).second) found.push_back(std::move(task));
+    }
+  }
+  auto owned = database_.read_value<std::vector<store::Row>>([&](store::Session& session) {
+    return session.query(std::string(task_columns) + " WHERE owner = $1 AND status IN ('open', 'waiting')", {actor.account_id});
+  });
+  if (!owned.ok()) return owned.take_error();
+  for (const auto& row : *owned) {
+    TaskView task = task_from(row);
+    if ((instance_id.empty() || task.instance_id == instance_id) && seen.insert(task.id).second) found.push_back(std::move(task));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const TaskView& a, const TaskView& b) { return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id); });
+  return found;
+}
+
+Result<TaskView> Engine::task(std::string_view id, const Actor& viewer) const {
+  auto found = task(id);
+  if (!found.ok()) return found.take_error();
+  bool mine = viewer.account_id == found->assignee || viewer.account_id == found->owner ||
+              viewer.account_id == found->ended_by;
+  bool department = !viewer.department_key.empty() && viewer.department_key == found->candidate_department;
+  if (!mine && !department) {
+    return Error(ErrorKind::not_found, "workflow.task_not_found", "no task " + std::string(id), {{"field", "task_id"}});
+  }
+  return found;
 }
 
 // ---- Actions ------------------------------------------------------------------------------------

@@ -247,7 +247,7 @@ Interpreter::Interpreter(InstanceState& state, const Environment& environment, T
 std::string Interpreter::new_id(std::string_view prefix) const { return onewindow::new_id(prefix); }
 
 Result<const Process*> Interpreter::process_of(const ScopeState& scope) {
-  auto model = environment_.model(scope.deployment);
+  auto model = model_of(scope.deployment);
   if (!model.ok()) return model.take_error();
   std::string_view path = scope.path;
   auto slash = path.find('/');
@@ -307,8 +307,17 @@ Result<TimePoint> Interpreter::due(const TimerDuration& duration) const {
   return due_at(duration, now_, environment_.calendar);
 }
 
+Result<const Model*> Interpreter::model_of(std::int64_t deployment) {
+  auto held = models_.find(deployment);
+  if (held != models_.end()) return held->second.get();
+  auto model = environment_.model(deployment);
+  if (!model.ok()) return model.take_error();
+  // Held for the whole step: the processes and nodes it hands out point into it.
+  return models_.emplace(deployment, std::move(model).value()).first->second.get();
+}
+
 Status Interpreter::start() {
-  auto model = environment_.model(state_.deployment);
+  auto model = model_of(state_.deployment);
   if (!model.ok()) return model.take_error();
   const Process* process = (*model)->process(state_.process);
   if (!process) {

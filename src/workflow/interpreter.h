@@ -153,6 +153,7 @@ class Interpreter {
     std::optional<std::size_t> via;  // the flow it came by
   };
 
+  Result<const Model*> model_of(std::int64_t deployment);
   Result<const Process*> process_of(const ScopeState& scope);
   Result<const Node*> node_of(const TokenState& token);
   nlohmann::json variables_for(std::int64_t scope_id) const;
@@ -188,6 +189,7 @@ class Interpreter {
   const Environment& environment_;
   TimePoint now_;
   const Actor& actor_;
+  std::map<std::int64_t, std::shared_ptr<const Model>> models_;  // the models this step uses
   std::deque<Move> moves_;
   int moves_done_ = 0;
   std::vector<std::string> trace_;

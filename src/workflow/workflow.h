@@ -389,6 +389,12 @@ class Engine {
   Result<TaskView> task(std::string_view id) const;
   // Oldest first, at most 1,000.
   Result<std::vector<TaskView>> tasks(const TaskQuery& query) const;
+  // The actor's inbox: open tasks of the actor's department and open tasks the actor holds or
+  // delegated, oldest first, of one instance when instance_id is not empty.
+  Result<std::vector<TaskView>> inbox(const Actor& actor, std::string_view instance_id = "") const;
+  // The task, when the viewer may see it: one of the viewer's department, or one the viewer
+  // holds, held, delegated or completed; workflow.task_not_found otherwise.
+  Result<TaskView> task(std::string_view id, const Actor& viewer) const;
 
   // Task actions; each is one step. The TaskView returned is the task after the action.
   Result<TaskView> claim(std::string_view task_id, const Actor& actor);
