@@ -107,6 +107,7 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
       {identity::AccountKind::citizen, "citizen", "张三", "", {}},
       {identity::AccountKind::enterprise_user, "enterprise", "李四 (青岛莱西示范有限公司)", "", {}},
   };
+  std::string citizen_account;
   lines.push_back("Demo accounts (password for all: " + std::string(demo_password) + "):");
   for (const DemoAccount& demo : accounts) {
     identity::NewAccount account;
@@ -127,6 +128,7 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     }
     auto created = platform.directory->create_account(account, nullptr);
     if (!created.ok()) return created.take_error();
+    if (demo.kind == identity::AccountKind::citizen) citizen_account = created->account.id;
     std::string line = "  " + std::string(identity::kind_name(demo.kind)) + ": " + demo.username;
     if (demo.department_key[0] != '\0') line += " (" + std::string(demo.department_key) + ")";
     if (!created->totp_secret.empty()) {
@@ -141,6 +143,15 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
   auto registries = seed_registries(platform, *citizen_id, *enterprise);
   if (!registries.ok()) return registries.take_error();
   lines.push_back(*registries);
+  // One case of config/processes/parallel_approval.bpmn, waiting at the approval bureau's window.
+  if (platform.workflow) {
+    auto started = platform.workflow->start(
+        {0, "parallel_approval", "demo-1", {{"applicant", "张三"}, {"service", "食品经营许可 food business licence"}}, 0},
+        {citizen_account, "", {"citizen"}});
+    if (!started.ok()) return started.take_error();
+    lines.push_back("  a parallel-approval case (" + started->id +
+                    ") waits in approval.clerk's inbox: GET /api/v1/workflow/tasks");
+  }
   {
     std::ofstream out(file);
     for (const std::string& line : lines) out << line << "\n";

@@ -5,8 +5,10 @@
 #include "base/build_info.h"
 #include "base/log.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <sys/stat.h>
 
 namespace onewindow::cli {
@@ -66,6 +68,31 @@ Status hand_over_client_secrets(const Settings& settings,
   for (const auto& [client, secret] : secrets) {
     log::warn("a new secret for OpenID Connect client " + client + " is in " + file.string() +
               ": give it to the relying party, then delete the file");
+  }
+  return ok_status();
+}
+
+// Every config/processes/NAME.bpmn as the deployment NAME: a new version when its text changed,
+// nothing when it did not. A missing directory holds no processes.
+Status deploy_processes(workflow::Engine& engine, const std::filesystem::path& directory) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory, error)) return ok_status();
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".bpmn") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream input(file, std::ios::binary);
+    std::ostringstream text;
+    text << input.rdbuf();
+    auto deployed = engine.deploy(file.stem().string(), text.str(), {"system", "", {}});
+    if (!deployed.ok()) {
+      Error failed = deployed.take_error();
+      failed.message = file.string() + ": " + failed.message;
+      failed.details["file"] = file.string();
+      return failed;
+    }
   }
   return ok_status();
 }
@@ -200,6 +227,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
 
   platform->workflow = std::make_unique<workflow::Engine>(*platform->database, *platform->transparency_log,
                                                          *platform->calendar, platform->clock);
+  ONEWINDOW_TRY(deploy_processes(*platform->workflow, config_dir / "processes"));
   // Timers that fell due while the server was down fire at once.
   if (background_work) platform->workflow->start_timers();
 
