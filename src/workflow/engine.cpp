@@ -74,9 +74,9 @@ constexpr const char* schema_v1 = R"(
       outcome TEXT NOT NULL,
       comment TEXT NOT NULL);
     CREATE INDEX workflow_task_instance ON workflow_task (instance_id);
-    CREATE INDEX workflow_task_inbox ON workflow_task (candidate_department, status);
-    CREATE INDEX workflow_task_assignee ON workflow_task (assignee, status);
-    CREATE INDEX workflow_task_owner ON workflow_task (owner, status);
+    CREATE INDEX workflow_task_inbox ON workflow_task (candidate_department) WHERE status IN ('open', 'waiting');
+    CREATE INDEX workflow_task_assignee ON workflow_task (assignee, status) WHERE assignee <> '';
+    CREATE INDEX workflow_task_owner ON workflow_task (owner) WHERE owner <> '';
     CREATE TABLE workflow_timer (
       id TEXT PRIMARY KEY,
       instance_id TEXT NOT NULL REFERENCES workflow_instance (id),
@@ -679,7 +679,10 @@ Result<std::vector<TaskView>> Engine::tasks(const TaskQuery& query) const {
   };
   if (!query.instance_id.empty()) add("instance_id", query.instance_id);
   if (!query.candidate_department.empty()) add("candidate_department", query.candidate_department);
-  if (!query.assignee.empty()) add("assignee", query.assignee);
+  if (!query.assignee.empty()) {
+    add("assignee", query.assignee);
+    sql += " AND assignee <> ''";  // so that the partial index on assignees serves
+  }
   if (query.open_only) sql += " AND status IN ('open', 'waiting')";
   sql += " ORDER BY created_at, id LIMIT 1000";
   return database_.read_value<std::vector<TaskView>>([&](store::Session& session) -> Result<std::vector<TaskView>> {
@@ -704,7 +707,7 @@ Result<std::vector<TaskView>> Engine::inbox(const Actor& actor, std::string_view
     }
   }
   auto owned = database_.read_value<std::vector<store::Row>>([&](store::Session& session) {
-    return session.query(std::string(task_columns) + " WHERE owner = $1 AND status IN ('open', 'waiting')", {actor.account_id});
+    return session.query(std::string(task_columns) + " WHERE owner = $1 AND owner <> '' AND status IN ('open', 'waiting')", {actor.account_id});
   });
   if (!owned.ok()) return owned.take_error();
   for (const auto& row : *owned) {
