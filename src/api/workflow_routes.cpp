@@ -217,23 +217,28 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
                 return task_response(*task);
               }});
 
-  router.add({"POST", "/api/v1/workflow/tasks/{id}/claim", "workflow.tasks", "Takes the task to work on it.", "workflow",
-              [&engine, &directory](const Request& request) -> Result<Response> {
-                auto by = caller(request, directory);
-                if (!by.ok()) return by.take_error();
-                auto task = engine.claim(request.path_parameters.at("id"), *by);
-                if (!task.ok()) return task.take_error();
-                return task_response(*task);
-              }});
-
-  router.add({"POST", "/api/v1/workflow/tasks/{id}/unclaim", "workflow.tasks", "Gives a claimed task back to the department.",
-              "workflow", [&engine, &directory](const Request& request) -> Result<Response> {
-                auto by = caller(request, directory);
-                if (!by.ok()) return by.take_error();
-                auto task = engine.unclaim(request.path_parameters.at("id"), *by);
-                if (!task.ok()) return task.take_error();
-                return task_response(*task);
-              }});
+  // Actions on a task that take nothing but the caller.
+  struct TaskAction {
+    const char* path;
+    const char* summary;
+    std::function<Result<workflow::TaskView>(const std::string&, const workflow::Actor&)> act;
+  };
+  for (const TaskAction& action : std::initializer_list<TaskAction>{
+           {"claim", "Takes the task to work on it.",
+            [&engine](const std::string& id, const workflow::Actor& by) { return engine.claim(id, by); }},
+           {"unclaim", "Gives a claimed task back to the department.",
+            [&engine](const std::string& id, const workflow::Actor& by) { return engine.unclaim(id, by); }},
+           {"take-back", "The official who delegated the task takes it back.",
+            [&engine](const std::string& id, const workflow::Actor& by) { return engine.take_back(id, by); }}}) {
+    router.add({"POST", std::string("/api/v1/workflow/tasks/{id}/") + action.path, "workflow.tasks", action.summary,
+                "workflow", [&directory, act = action.act](const Request& request) -> Result<Response> {
+                  auto by = caller(request, directory);
+                  if (!by.ok()) return by.take_error();
+                  auto task = act(request.path_parameters.at("id"), *by);
+                  if (!task.ok()) return task.take_error();
+                  return task_response(*task);
+                }});
+  }
 
   router.add({"POST", "/api/v1/workflow/tasks/{id}/complete", "workflow.tasks",
               "Completes the task with an outcome (approve, refuse, ...), a comment and variables for the instance.",
@@ -299,16 +304,6 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
                  {"required", {"to"}},
                  {"properties", {{"to", {{"type", "string"}}}, {"comment", {{"type", "string"}}}}}}});
   }
-
-  router.add({"POST", "/api/v1/workflow/tasks/{id}/take-back", "workflow.tasks",
-              "The official who delegated the task takes it back.", "workflow",
-              [&engine, &directory](const Request& request) -> Result<Response> {
-                auto by = caller(request, directory);
-                if (!by.ok()) return by.take_error();
-                auto task = engine.take_back(request.path_parameters.at("id"), *by);
-                if (!task.ok()) return task.take_error();
-                return task_response(*task);
-              }});
 
   router.add({"POST", "/api/v1/workflow/tasks/{id}/return", "workflow.tasks",
               "Sends the case back to an earlier user task (退回), named by its node id.", "workflow",

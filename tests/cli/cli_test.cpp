@@ -158,17 +158,7 @@ class Binary : public ::testing::Test {
   pid_t start(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
     std::vector<std::string> all = {onewindow::testing::onewindow_binary().string()};
     all.insert(all.end(), arguments.begin(), arguments.end());
-    std::vector<char*> argv;
-    for (auto& argument : all) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    pid_t pid = 0;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
+    return onewindow::testing::start_process(all, log);
   }
 
   static bool wait_until_healthy(const std::string& base) {

@@ -7,9 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -17,8 +15,6 @@
 #include <random>
 #include <set>
 #include <thread>
-
-extern char** environ;
 
 namespace onewindow::cli {
 namespace {
@@ -72,18 +68,7 @@ class WorkflowCrash : public ::testing::TestWithParam<store::Backend> {
       arguments.push_back("--database-url");
       arguments.push_back(schema_->url());
     }
-    std::vector<char*> argv;
-    for (auto& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    std::string log = (directory_.path() / "serve.log").string();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    pid_t pid = 0;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
+    return onewindow::testing::start_process(arguments, directory_.path() / "serve.log");
   }
 
   bool wait_until_healthy() {

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +19,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+
+extern char** environ;
 
 namespace onewindow::testing {
 
@@ -77,6 +81,22 @@ CommandOutput run_command(const std::string& command) {
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+int start_process(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
+  std::vector<std::string> copies = arguments;
+  std::vector<char*> argv;
+  for (auto& argument : copies) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  int started = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  EXPECT_EQ(started, 0) << "cannot start " << arguments.at(0);
+  return started == 0 ? pid : -1;
 }
 
 int free_port() {

@@ -44,6 +44,10 @@ struct CommandOutput {
 };
 CommandOutput run_command(const std::string& command);
 
+// Starts a program (arguments[0] is its path) with stdout and stderr appended to `log`; returns
+// its process id, or -1 (with a test failure) when it cannot be started.
+int start_process(const std::vector<std::string>& arguments, const std::filesystem::path& log);
+
 // A loopback TCP port that was free a moment ago.
 int free_port();
 
