@@ -451,7 +451,7 @@ Status Interpreter::arrive(std::int64_t token_id, std::optional<std::size_t> via
         }
         if (arrivals.empty()) scope.arrivals.erase(node.id);
         trace_.push_back("join " + node.id);
-        token_id = new_token(token.scope, node.id);
+        token_id = new_token(scope.id, node.id);  // the arriving token is gone: its scope is this one
       }
       if (node.kind == NodeKind::parallel_gateway) {
         TokenState& moving = state_.tokens.at(token_id);
