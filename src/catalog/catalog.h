@@ -1,0 +1,214 @@
+// catalog: the government information resource catalog (政务信息资源目录) and the grants under
+// which departments share its resources (issue 5). The exchange that reads through grants comes
+// next.
+//
+// Contract:
+// - A Resource is described with the core metadata of the 2017 catalog guide: classification
+//   (category / item / sub-item, config/catalog/classification.yaml), name, code, provider and its
+//   USCC, summary, format, data items with types, share type (unconditional / conditional /
+//   none), share condition, share method, open attribute, update cycle, publication date and
+//   related resource codes. Its code is its classification code and a six-digit sequence:
+//   "101001-000001".
+// - Every base registry is published in the catalog (publish_registries, at start), described by
+//   config/catalog/registries.yaml; its provider is the authority of its key field and its data
+//   items are its fields. Departments register their own resources (data sets, services).
+// - Grants: a consumer department asks for named data items of a resource, for a purpose and a
+//   legal basis, until an expiry date. Unconditional resources are granted at once, conditional
+//   ones wait for the provider's decision (granted or refused with a reason), resources not
+//   shared are refused at once. The provider or the consumer revokes a grant. Every registration,
+//   request, decision and revocation is one transaction with its transparency-log entry.
+// - check_grant() says whether a consumer may read items of a resource today: the one question
+//   the exchange asks before every read.
+//
+// Errors: catalog.unknown_classification, catalog.bad_share_type, catalog.bad_field (with the
+// field), catalog.unknown_item (an item the resource does not have), catalog.expiry_in_past
+// (invalid_argument); catalog.resource_not_found, catalog.grant_not_found (not_found);
+// catalog.not_provider, catalog.not_party (a revocation by a third department), catalog.no_grant,
+// catalog.grant_expired,
+// catalog.item_not_granted (permission_denied); catalog.grant_not_pending,
+// catalog.grant_not_active (conflict); config.* and catalog.unknown_registry for the
+// configuration files.
+//
+// Thread safety: Catalog may be used from many threads at once.
+#pragma once
+
+#include "audit/audit.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace onewindow::catalog {
+
+enum class ShareType { unconditional, conditional, none };
+std::string_view share_type_name(ShareType type);  // "unconditional", "conditional", "none"
+Result<ShareType> parse_share_type(std::string_view text, std::string_view field = "share_type");
+
+struct ClassificationEntry {
+  std::string code;  // "1", "101", "101001"
+  std::string name;
+  std::string english_name;
+};
+
+// How a base registry appears in the catalog (config/catalog/registries.yaml).
+struct RegistryListing {
+  std::string registry;
+  std::string classification;  // "101001"
+  std::string summary;
+  ShareType share_type = ShareType::conditional;
+  std::string share_condition;
+  std::string share_method = "interface";
+  std::string open_attribute = "not_open";
+  std::string update_cycle;
+};
+
+struct CatalogConfiguration {
+  std::map<std::string, ClassificationEntry> classification;  // by code, every level
+  std::map<std::string, RegistryListing> registries;          // by registry name
+
+  // config/catalog/classification.yaml and registries.yaml of `directory`; errors name file,
+  // line and field. A listed registry must exist in `registries`, and its classification must be
+  // a sub-item of classification.yaml.
+  static Result<CatalogConfiguration> load(const std::filesystem::path& directory,
+                                           const registry::RegistryCatalog& registries);
+};
+
+struct DataItem {
+  std::string name;
+  std::string label;
+  std::string type;  // "string", "date", "citizen_id", ...
+};
+
+struct Resource {
+  std::string id;    // "res_..."
+  std::string code;  // "101001-000001"
+  std::string classification;  // "101001"
+  std::string name;
+  std::string provider;       // the provider department's key
+  std::string provider_code;  // its USCC
+  std::string summary;
+  std::string format;  // "registry", "csv", "json", "api"
+  std::vector<DataItem> items;
+  ShareType share_type = ShareType::conditional;
+  std::string share_condition;
+  std::string share_method;
+  std::string open_attribute;
+  std::string update_cycle;
+  std::string published_on;  // YYYY-MM-DD
+  std::vector<std::string> related_codes;
+  std::string registry;  // the registry it publishes, when it is one
+  nlohmann::json to_json() const;
+
+  const DataItem* item(std::string_view name) const;
+};
+
+// What a department registers; the platform sets the id, code, provider code and publication date.
+struct NewResource {
+  std::string classification;
+  std::string name;
+  std::string summary;
+  std::string format;
+  std::vector<DataItem> items;
+  ShareType share_type = ShareType::conditional;
+  std::string share_condition;
+  std::string share_method = "interface";
+  std::string open_attribute = "not_open";
+  std::string update_cycle;
+  std::vector<std::string> related_codes;
+};
+
+// Who acts: an official (or a department's system) of a department.
+struct Department {
+  std::string account_id;
+  std::string key;   // "market"
+  std::string code;  // its USCC
+};
+
+struct Grant {
+  std::string id;  // "gnt_..."
+  std::string resource_id;
+  std::string resource_code;
+  std::string provider;
+  std::string consumer;  // the consumer department's key
+  std::vector<std::string> items;
+  std::string purpose;
+  std::string legal_basis;
+  std::string expires_on;  // YYYY-MM-DD, the last day it holds
+  std::string status;      // "pending", "granted", "refused", "revoked"
+  std::string reason;      // of a refusal or revocation
+  std::string requested_by;
+  std::string requested_at;
+  std::string decided_by;
+  std::string decided_at;
+  nlohmann::json to_json() const;
+};
+
+struct GrantRequest {
+  std::string resource_id;
+  std::vector<std::string> items;
+  std::string purpose;
+  std::string legal_basis;
+  std::string expires_on;
+};
+
+struct SearchQuery {
+  std::string text;            // in name or summary
+  std::string classification;  // a code prefix: "1", "101", "101001"
+  std::string provider;        // a department key
+  std::optional<ShareType> share_type;
+  int limit = 50;  // 1 to 200
+  int offset = 0;
+};
+
+class Catalog {
+ public:
+  // References to everything; all must outlive the catalog. departments maps department keys to
+  // their USCCs (provider codes).
+  Catalog(store::Database& database, audit::TransparencyLog& log, const CatalogConfiguration& configuration,
+          std::map<std::string, std::string> department_codes, const Clock& clock);
+
+  static std::vector<store::Migration> migrations();
+
+  // Publishes (or brings up to date) the entry of every listed registry; an entry that changed is
+  // logged ("catalog.publish").
+  Status publish_registries(const registry::RegistryCatalog& registries);
+
+  Result<Resource> register_resource(const NewResource& resource, const Department& by);
+  Result<Resource> resource(std::string_view id_or_code) const;
+  // {"resources": [...], "total"}; newest publication first, then by code.
+  Result<nlohmann::json> search(const SearchQuery& query) const;
+
+  Result<Grant> request_grant(const GrantRequest& request, const Department& by);
+  // The provider decides a pending grant: granted, or refused with a reason.
+  Result<Grant> decide(std::string_view grant_id, bool grant, std::string_view reason, const Department& by);
+  // The provider or the consumer ends a grant that is pending or granted.
+  Result<Grant> revoke(std::string_view grant_id, std::string_view reason, const Department& by);
+  Result<Grant> grant(std::string_view id) const;
+  // Grants a department gives (as provider) or holds (as consumer), newest first.
+  Result<std::vector<Grant>> grants_of(std::string_view department_key) const;
+
+  // The consumer's granted items of the resource today, when every item asked for is among them:
+  // the grant that allows the read. catalog.no_grant, catalog.grant_expired,
+  // catalog.item_not_granted (naming the item) otherwise.
+  Result<Grant> check_grant(std::string_view consumer, std::string_view resource_id, const std::vector<std::string>& items) const;
+
+ private:
+  Result<Grant> change_grant(std::string_view grant_id, const Department& by, const char* action,
+                             const std::function<Status(Grant&)>& change);
+
+  store::Database& database_;
+  audit::TransparencyLog& log_;
+  const CatalogConfiguration& configuration_;
+  std::map<std::string, std::string> department_codes_;
+  const Clock& clock_;
+};
+
+}  // namespace onewindow::catalog
