@@ -50,6 +50,10 @@ class Provider;
 namespace workflow {
 class Engine;
 }
+namespace catalog {
+class Catalog;
+struct CatalogConfiguration;
+}
 namespace registry {
 class Registries;
 class Imports;
@@ -246,6 +250,10 @@ struct RegistryImports {
 void add_registry_routes(Router& router, registry::Registries& registries, identity::Directory& directory,
                          const RegistryImports& imports = {});
 
+// The resource catalog: classification, resources (search, registration) and grants (requests,
+// decisions, revocations) of the caller's department.
+void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog::CatalogConfiguration& configuration,
+                        identity::Directory& directory);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.

@@ -12,6 +12,7 @@
 #include "identity/identity.h"
 #include "oidc/oidc.h"
 #include "pki/pki.h"
+#include "catalog/catalog.h"
 #include "registry/registry.h"
 #include "workflow/workflow.h"
 #include "base/calendar.h"
@@ -101,6 +102,8 @@ struct Platform {
   std::unique_ptr<registry::Registries> registries;
   std::unique_ptr<registry::Imports> imports;
   std::unique_ptr<registry::ImportQueue> import_queue;  // stopped before what it uses goes
+  std::optional<catalog::CatalogConfiguration> catalog_configuration;
+  std::unique_ptr<catalog::Catalog> catalog;
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).

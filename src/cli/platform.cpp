@@ -108,7 +108,8 @@ std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> migrations;
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
-                        registry::Registries::migrations(), workflow::Engine::migrations()}) {
+                        registry::Registries::migrations(), catalog::Catalog::migrations(),
+                        workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -225,6 +226,19 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
     for (const auto& import : *interrupted) platform->import_queue->submit(import.id);
   }
 
+  // The catalog publishes every base registry, kept up to date with its definition.
+  auto catalog_configuration = catalog::CatalogConfiguration::load(config_dir / "catalog", *platform->registry_catalog);
+  if (!catalog_configuration.ok()) return catalog_configuration.take_error();
+  platform->catalog_configuration.emplace(std::move(catalog_configuration).value());
+  std::map<std::string, std::string> department_codes;
+  for (const auto& department : platform->directory_configuration->departments) {
+    department_codes[department.key] = department.unified_social_credit_code;
+  }
+  platform->catalog = std::make_unique<catalog::Catalog>(*platform->database, *platform->transparency_log,
+                                                        *platform->catalog_configuration, department_codes,
+                                                        platform->clock);
+  ONEWINDOW_TRY(platform->catalog->publish_registries(*platform->registry_catalog));
+
   platform->workflow = std::make_unique<workflow::Engine>(*platform->database, *platform->transparency_log,
                                                          *platform->calendar, platform->clock);
   ONEWINDOW_TRY(deploy_processes(*platform->workflow, config_dir / "processes"));
@@ -245,6 +259,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_registry_routes(router, *platform->registries, *platform->directory,
                            {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
                             std::filesystem::path(configured.data_dir) / "imports"});
+  api::add_catalog_routes(router, *platform->catalog, *platform->catalog_configuration, *platform->directory);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());

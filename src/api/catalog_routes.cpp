@@ -1,0 +1,260 @@
+#include "api/api.h"
+
+#include "catalog/catalog.h"
+
+#include <charconv>
+
+namespace onewindow::api {
+
+namespace {
+
+// The caller's department as the catalog knows it: its key and USCC.
+Result<catalog::Department> department_of(const Request& request, identity::Directory& directory) {
+  const identity::Principal& principal = *request.principal;
+  if (principal.department_id.empty()) {
+    return Error(ErrorKind::permission_denied, "catalog.no_department", "only an official of a department acts in the catalog");
+  }
+  auto department = directory.department(principal.department_id);
+  if (!department.ok()) return department.take_error();
+  return catalog::Department{principal.account_id, department->key, department->unified_social_credit_code};
+}
+
+Result<int> number_parameter(const Request& request, const char* name, int fallback) {
+  auto found = request.query.find(name);
+  if (found == request.query.end()) return fallback;
+  int value = 0;
+  auto [end, error] = std::from_chars(found->second.data(), found->second.data() + found->second.size(), value);
+  if (error != std::errc() || end != found->second.data() + found->second.size()) {
+    return Error::invalid("http.bad_parameter", name, std::string(name) + " must be a whole number");
+  }
+  return value;
+}
+
+Result<std::vector<catalog::DataItem>> items_field(const nlohmann::json& body) {
+  auto found = body.find("items");
+  if (found == body.end() || !found->is_array()) {
+    return Error::invalid("http.bad_field", "items", "items is a list of {name, label, type}");
+  }
+  std::vector<catalog::DataItem> items;
+  for (const auto& item : *found) {
+    if (!item.is_object()) return Error::invalid("http.bad_field", "items", "items is a list of {name, label, type}");
+    ONEWINDOW_TRY(only_known_fields(item, {"name", "label", "type"}));
+    auto name = string_field(item, "name", true);
+    if (!name.ok()) return name.take_error();
+    auto label = string_field(item, "label", false);
+    if (!label.ok()) return label.take_error();
+    auto type = string_field(item, "type", false);
+    if (!type.ok()) return type.take_error();
+    items.push_back({*name, *label, type->empty() ? "string" : *type});
+  }
+  return items;
+}
+
+// A grant is shown to its two parties only.
+Status require_party(const catalog::Grant& grant, const catalog::Department& department) {
+  if (grant.provider == department.key || grant.consumer == department.key) return ok_status();
+  return Error(ErrorKind::not_found, "catalog.grant_not_found", "no grant " + grant.id, {{"field", "grant_id"}});
+}
+
+Response grant_response(int status, const catalog::Grant& grant) { return Response::json(status, grant.to_json()); }
+
+}  // namespace
+
+void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog::CatalogConfiguration& configuration,
+                        identity::Directory& directory) {
+  router.add({"GET", "/api/v1/catalog/classification", "catalog.read",
+              "The classification of information resources: categories, items and sub-items with their codes.",
+              "catalog", [&configuration](const Request&) -> Result<Response> {
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& [code, entry] : configuration.classification) {
+                  list.push_back({{"code", code}, {"name", entry.name}, {"name_en", entry.english_name}});
+                }
+                return Response::json(200, {{"classification", list}});
+              }});
+
+  router.add({"GET", "/api/v1/catalog/resources", "catalog.read",
+              "Searches the catalog: q (in name and summary), classification (a code or its prefix), provider (a "
+              "department key), share_type, limit (1-200) and offset.",
+              "catalog",
+              [&catalog](const Request& request) -> Result<Response> {
+                catalog::SearchQuery query;
+                auto text = request.query.find("q");
+                if (text != request.query.end()) query.text = text->second;
+                if (auto found = request.query.find("classification"); found != request.query.end()) {
+                  query.classification = found->second;
+                }
+                if (auto found = request.query.find("provider"); found != request.query.end()) query.provider = found->second;
+                if (auto found = request.query.find("share_type"); found != request.query.end()) {
+                  auto type = catalog::parse_share_type(found->second);
+                  if (!type.ok()) return type.take_error();
+                  query.share_type = *type;
+                }
+                auto limit = number_parameter(request, "limit", 50);
+                if (!limit.ok()) return limit.take_error();
+                auto offset = number_parameter(request, "offset", 0);
+                if (!offset.ok()) return offset.take_error();
+                query.limit = *limit;
+                query.offset = *offset;
+                auto found = catalog.search(query);
+                if (!found.ok()) return found.take_error();
+                return Response::json(200, *found);
+              }});
+
+  router.add({"GET", "/api/v1/catalog/resources/{id}", "catalog.read", "A resource, by its id or its code.", "catalog",
+              [&catalog](const Request& request) -> Result<Response> {
+                auto found = catalog.resource(request.path_parameters.at("id"));
+                if (!found.ok()) return found.take_error();
+                return Response::json(200, found->to_json());
+              }});
+
+  router.add({"POST", "/api/v1/catalog/resources", "catalog.register",
+              "Registers a resource of the caller's department, described with the catalog's core metadata.", "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"classification", "name", "summary", "format", "items", "share_type",
+                                                        "share_condition", "share_method", "open_attribute", "update_cycle",
+                                                        "related_codes"}));
+                catalog::NewResource resource;
+                for (auto [field, target, required] :
+                     {std::tuple{"classification", &resource.classification, true}, std::tuple{"name", &resource.name, true},
+                      std::tuple{"summary", &resource.summary, false}, std::tuple{"format", &resource.format, true},
+                      std::tuple{"share_condition", &resource.share_condition, false},
+                      std::tuple{"open_attribute", &resource.open_attribute, false},
+                      std::tuple{"update_cycle", &resource.update_cycle, false}}) {
+                  auto text = string_field(*body, field, required);
+                  if (!text.ok()) return text.take_error();
+                  if (!text->empty()) *target = *text;
+                }
+                auto method = string_field(*body, "share_method", false);
+                if (!method.ok()) return method.take_error();
+                if (!method->empty()) resource.share_method = *method;
+                auto share = string_field(*body, "share_type", true);
+                if (!share.ok()) return share.take_error();
+                auto type = catalog::parse_share_type(*share);
+                if (!type.ok()) return type.take_error();
+                resource.share_type = *type;
+                auto items = items_field(*body);
+                if (!items.ok()) return items.take_error();
+                resource.items = *items;
+                auto related = string_list(*body, "related_codes");
+                if (!related.ok()) return related.take_error();
+                resource.related_codes = *related;
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto registered = catalog.register_resource(resource, *by);
+                if (!registered.ok()) return registered.take_error();
+                return Response::json(201, registered->to_json());
+              },
+              {{"type", "object"},
+               {"required", {"classification", "name", "format", "items", "share_type"}},
+               {"properties",
+                {{"classification", {{"type", "string"}}},
+                 {"name", {{"type", "string"}}},
+                 {"summary", {{"type", "string"}}},
+                 {"format", {{"enum", {"csv", "json", "api", "xlsx", "file"}}}},
+                 {"items", {{"type", "array"}}},
+                 {"share_type", {{"enum", {"unconditional", "conditional", "none"}}}},
+                 {"share_condition", {{"type", "string"}}},
+                 {"share_method", {{"enum", {"interface", "file", "database"}}}},
+                 {"open_attribute", {{"type", "string"}}},
+                 {"update_cycle", {{"type", "string"}}},
+                 {"related_codes", {{"type", "array"}}}}}}});
+
+  router.add({"POST", "/api/v1/catalog/grants", "catalog.grants",
+              "The caller's department asks for data items of a resource, for a purpose and a legal basis, until an "
+              "expiry date: unconditional resources are granted at once, conditional ones wait for the provider, "
+              "others are refused.",
+              "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"resource_id", "items", "purpose", "legal_basis", "expires_on"}));
+                catalog::GrantRequest grant;
+                for (auto [field, target] : {std::pair{"resource_id", &grant.resource_id}, std::pair{"purpose", &grant.purpose},
+                                             std::pair{"legal_basis", &grant.legal_basis},
+                                             std::pair{"expires_on", &grant.expires_on}}) {
+                  auto text = string_field(*body, field, true);
+                  if (!text.ok()) return text.take_error();
+                  *target = *text;
+                }
+                auto items = string_list(*body, "items");
+                if (!items.ok()) return items.take_error();
+                grant.items = *items;
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto requested = catalog.request_grant(grant, *by);
+                if (!requested.ok()) return requested.take_error();
+                return grant_response(201, *requested);
+              },
+              {{"type", "object"},
+               {"required", {"resource_id", "items", "purpose", "legal_basis", "expires_on"}},
+               {"properties",
+                {{"resource_id", {{"type", "string"}}},
+                 {"items", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+                 {"purpose", {{"type", "string"}}},
+                 {"legal_basis", {{"type", "string"}}},
+                 {"expires_on", {{"type", "string"}, {"format", "date"}}}}}}});
+
+  router.add({"GET", "/api/v1/catalog/grants", "catalog.grants",
+              "The grants the caller's department gives as provider or holds as consumer, newest first.", "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto grants = catalog.grants_of(by->key);
+                if (!grants.ok()) return grants.take_error();
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& grant : *grants) list.push_back(grant.to_json());
+                return Response::json(200, {{"grants", list}});
+              }});
+
+  router.add({"GET", "/api/v1/catalog/grants/{id}", "catalog.grants", "A grant of the caller's department.", "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto grant = catalog.grant(request.path_parameters.at("id"));
+                if (!grant.ok()) return grant.take_error();
+                ONEWINDOW_TRY(require_party(*grant, *by));
+                return grant_response(200, *grant);
+              }});
+
+  router.add({"POST", "/api/v1/catalog/grants/{id}/decision", "catalog.grants",
+              "The provider decides a pending grant: {\"grant\": true} or {\"grant\": false, \"reason\": ...}.", "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"grant", "reason"}));
+                auto decision = body->find("grant");
+                if (decision == body->end() || !decision->is_boolean()) {
+                  return Error::invalid("http.bad_field", "grant", "grant is true or false");
+                }
+                auto reason = string_field(*body, "reason", false);
+                if (!reason.ok()) return reason.take_error();
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto decided = catalog.decide(request.path_parameters.at("id"), decision->get<bool>(), *reason, *by);
+                if (!decided.ok()) return decided.take_error();
+                return grant_response(200, *decided);
+              },
+              {{"type", "object"},
+               {"required", {"grant"}},
+               {"properties", {{"grant", {{"type", "boolean"}}}, {"reason", {{"type", "string"}}}}}}});
+
+  router.add({"POST", "/api/v1/catalog/grants/{id}/revoke", "catalog.grants",
+              "The provider or the consumer ends a grant, with a reason.", "catalog",
+              [&catalog, &directory](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"reason"}));
+                auto reason = string_field(*body, "reason", true);
+                if (!reason.ok()) return reason.take_error();
+                auto by = department_of(request, directory);
+                if (!by.ok()) return by.take_error();
+                auto revoked = catalog.revoke(request.path_parameters.at("id"), *reason, *by);
+                if (!revoked.ok()) return revoked.take_error();
+                return grant_response(200, *revoked);
+              },
+              {{"type", "object"}, {"required", {"reason"}}, {"properties", {{"reason", {{"type", "string"}}}}}}});
+}
+
+}  // namespace onewindow::api
