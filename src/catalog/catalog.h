@@ -1,6 +1,5 @@
-// catalog: the government information resource catalog (政务信息资源目录) and the grants under
-// which departments share its resources (issue 5). The exchange that reads through grants comes
-// next.
+// catalog: the government information resource catalog (政务信息资源目录), the grants under
+// which departments share its resources, and the exchange that reads through them (issue 5).
 //
 // Contract:
 // - A Resource is described with the core metadata of the 2017 catalog guide: classification
@@ -208,6 +207,62 @@ class Catalog {
   audit::TransparencyLog& log_;
   const CatalogConfiguration& configuration_;
   std::map<std::string, std::string> department_codes_;
+  const Clock& clock_;
+};
+
+// ---- The exchange ------------------------------------------------------------------------------
+//
+// Contract:
+// - A consumer department reads records of a registry resource by key, through a grant it holds
+//   today (Catalog::check_grant): only the granted data items come back. Under a conditional grant
+//   (the provider approved it for its stated legal basis) they come back as stored; under an
+//   unconditional one, personal and sensitive items come back masked as the registry masks them.
+//   No grant, an expired one or an item not granted is 403 naming what is missing.
+// - Every read is recorded before anything is answered, in one transaction: a transparency-log
+//   entry "exchange.read" holding the consumer, the official or client, the purpose and legal
+//   basis, the resource, the record keys, the items, and the SM3 hashes of the request and of the
+//   answer; and a row per record read for the people the records are about (reads_of). The
+//   answer carries that entry's index and the two hashes, so that a consumer can later fetch an
+//   inclusion proof under a signed tree head and prove what was asked and answered. Nothing is
+//   signed per read: tree heads are signed in the background.
+// - The request hash is SM3 of the canonical JSON (audit::canonical_json) of
+//   {"consumer", "items", "keys", "resource"}; the answer hash SM3 of the canonical JSON of the
+//   answer's "records" list.
+//
+// Errors: catalog.bad_field (keys: 1 to 100; items), catalog.not_a_registry (a resource that is
+// not a registry cannot be read by key), and those of check_grant and the registry.
+
+struct Consumer {
+  std::string account_id;      // the official, or "oidc_client:<id>" for a department's system
+  std::string department_key;
+};
+
+struct ReadRequest {
+  std::string resource_id;  // its id or code
+  std::vector<std::string> keys;
+  std::vector<std::string> items;  // empty: every item the grant covers
+};
+
+class Exchange {
+ public:
+  Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
+           const registry::Registries& registries, const Clock& clock);
+
+  static std::vector<store::Migration> migrations();
+
+  // {"resource", "grant", "records": [{"key", "fields"} or {"key", "error"}],
+  //  "receipt": {"log_index", "request_hash", "response_hash", "read_at"}}
+  Result<nlohmann::json> read(const ReadRequest& request, const Consumer& consumer);
+
+  // Who read my data: every read of one record, newest first, at most 1,000:
+  // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index"}]}
+  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key) const;
+
+ private:
+  store::Database& database_;
+  audit::TransparencyLog& log_;
+  const Catalog& catalog_;
+  const registry::Registries& registries_;
   const Clock& clock_;
 };
 

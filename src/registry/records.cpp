@@ -229,7 +229,7 @@ Result<std::string> Registries::normalised_key(const RegistryDefinition& definit
 }
 
 nlohmann::json Registries::shown(const FieldDefinition& field, const nlohmann::json& value, const Reader& reader) const {
-  if (!is_personal(field) || reader.department_key == field.authority || value.is_null()) return value;
+  if (!is_personal(field) || reader.cleared || reader.department_key == field.authority || value.is_null()) return value;
   return mask(field, value.is_string() ? value.get<std::string>() : value.dump());
 }
 

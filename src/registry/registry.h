@@ -208,9 +208,11 @@ struct Writer {
 };
 
 // Who reads: personal and sensitive fields are masked unless the reader's department is the
-// field's authority.
+// field's authority, or the read is cleared (the exchange, under a grant its provider approved
+// for a stated legal basis).
 struct Reader {
   std::string department_key;
+  bool cleared = false;
 };
 
 struct WriteReceipt {

@@ -1,0 +1,168 @@
+// The exchange: reads of registry records through grants, each recorded with the hashes of what
+// was asked and answered; see catalog.h.
+#include "catalog/catalog.h"
+
+#include "crypto/crypto.h"
+
+#include <algorithm>
+#include <set>
+
+namespace onewindow::catalog {
+
+namespace {
+
+constexpr std::size_t most_keys_per_read = 100;
+
+constexpr const char* schema_v1 = R"(
+    CREATE TABLE exchange_read (
+      log_index BIGINT NOT NULL,
+      record_key TEXT NOT NULL,
+      registry TEXT NOT NULL,
+      read_at TEXT NOT NULL,
+      consumer TEXT NOT NULL,
+      account TEXT NOT NULL,
+      resource_code TEXT NOT NULL,
+      grant_id TEXT NOT NULL,
+      items TEXT NOT NULL,
+      purpose TEXT NOT NULL,
+      legal_basis TEXT NOT NULL,
+      PRIMARY KEY (log_index, record_key));
+    CREATE INDEX exchange_read_record ON exchange_read (registry, record_key, read_at);
+    CREATE INDEX exchange_read_consumer ON exchange_read (consumer, read_at);
+)";
+
+Result<std::string> sm3_of_canonical(const nlohmann::json& value) {
+  auto text = audit::canonical_json(value);
+  if (!text.ok()) return text.take_error();
+  return crypto::to_hex(crypto::sm3(*text));
+}
+
+}  // namespace
+
+Exchange::Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
+                   const registry::Registries& registries, const Clock& clock)
+    : database_(database), log_(log), catalog_(catalog), registries_(registries), clock_(clock) {}
+
+std::vector<store::Migration> Exchange::migrations() {
+  return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""}};
+}
+
+Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer& consumer) {
+  if (request.keys.empty() || request.keys.size() > most_keys_per_read) {
+    return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
+  }
+  auto resource = catalog_.resource(request.resource_id);
+  if (!resource.ok()) return resource.take_error();
+  if (resource->registry.empty()) {
+    return Error::invalid("catalog.not_a_registry", "resource_id",
+                          "resource " + resource->code + " is not a registry: its records are not read by key");
+  }
+  auto definition = registries_.definition(resource->registry);
+  if (!definition.ok()) return definition.take_error();
+
+  std::vector<std::string> items = request.items;
+  std::set<std::string> named;
+  for (const std::string& item : items) {
+    if (!resource->item(item)) {
+      return Error(ErrorKind::invalid_argument, "catalog.unknown_item", "the resource has no data item " + item,
+                   {{"field", "items"}, {"item", item}});
+    }
+    if (!named.insert(item).second) return Error::invalid("catalog.bad_field", "items", "the data item " + item + " is named twice");
+  }
+  // With no items named, everything the newest grant covers.
+  if (items.empty()) {
+    auto any = catalog_.check_grant(consumer.department_key, resource->id, {});
+    if (!any.ok()) return any.take_error();
+    items = any->items;
+  }
+  auto grant = catalog_.check_grant(consumer.department_key, resource->id, items);
+  if (!grant.ok()) return grant.take_error();
+
+  std::vector<std::string> keys;
+  for (const std::string& key : request.keys) keys.push_back(registry::Registries::key_form(**definition, key));
+  nlohmann::json request_body = {{"resource", resource->code}, {"consumer", consumer.department_key}, {"keys", keys}, {"items", items}};
+
+  const registry::Reader reader{consumer.department_key, resource->share_type == ShareType::conditional};
+  nlohmann::json records = nlohmann::json::array();
+  std::vector<std::string> found_keys;
+  for (const std::string& key : keys) {
+    auto record = registries_.read(resource->registry, key, reader);
+    if (!record.ok()) {
+      if (record.error().code != "registry.record_not_found") return record.take_error();
+      records.push_back({{"key", key}, {"error", "registry.record_not_found"}});
+      continue;
+    }
+    nlohmann::json fields = nlohmann::json::object();
+    for (const std::string& item : items) {
+      auto value = (*record)["fields"].find(item);
+      if (value != (*record)["fields"].end()) fields[item] = *value;
+    }
+    records.push_back({{"key", key}, {"fields", fields}});
+    found_keys.push_back(key);
+  }
+
+  auto request_hash = sm3_of_canonical(request_body);
+  if (!request_hash.ok()) return request_hash.take_error();
+  auto response_hash = sm3_of_canonical(records);
+  if (!response_hash.ok()) return response_hash.take_error();
+  std::string now = format_timestamp(clock_.now());
+  nlohmann::json item_list = items;
+  auto receipt = database_.write_value<audit::Receipt>([&](store::Session& session) -> Result<audit::Receipt> {
+    auto recorded = log_.record(session, {consumer.account_id, "", "exchange.read", "catalog_resource", resource->id,
+                                          grant->legal_basis,
+                                          {{"resource", resource->code},
+                                           {"consumer", consumer.department_key},
+                                           {"grant", grant->id},
+                                           {"purpose", grant->purpose},
+                                           {"keys", keys},
+                                           {"items", item_list},
+                                           {"request_hash", *request_hash},
+                                           {"response_hash", *response_hash}}});
+    if (!recorded.ok()) return recorded.take_error();
+    for (const std::string& key : found_keys) {
+      ONEWINDOW_TRY(session
+                        .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, consumer, account, "
+                                 "resource_code, grant_id, items, purpose, legal_basis) "
+                                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 {recorded->index, key, resource->registry, now, consumer.department_key, consumer.account_id,
+                                  resource->code, grant->id, item_list.dump(), grant->purpose, grant->legal_basis})
+                        .status());
+    }
+    return *recorded;
+  });
+  if (!receipt.ok()) return receipt.take_error();
+  return nlohmann::json{{"resource", resource->code},
+                        {"grant", grant->id},
+                        {"records", records},
+                        {"receipt",
+                         {{"log_index", receipt->index},
+                          {"request_hash", *request_hash},
+                          {"response_hash", *response_hash},
+                          {"read_at", receipt->time}}}};
+}
+
+Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) const {
+  auto definition = registries_.definition(registry_name);
+  if (!definition.ok()) return definition.take_error();
+  std::string stored = registry::Registries::key_form(**definition, key);
+  return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    auto rows = session.query(
+        "SELECT read_at, consumer, items, purpose, legal_basis, resource_code, log_index FROM exchange_read "
+        "WHERE registry = $1 AND record_key = $2 ORDER BY read_at DESC, log_index DESC LIMIT 1000",
+        {std::string(registry_name), stored});
+    if (!rows.ok()) return rows.take_error();
+    nlohmann::json reads = nlohmann::json::array();
+    for (const auto& row : *rows) {
+      reads.push_back({{"read_at", row.text(0)},
+                       {"department", row.text(1)},
+                       {"items", nlohmann::json::parse(row.text(2))},
+                       {"purpose", row.text(3)},
+                       {"legal_basis", row.text(4)},
+                       {"resource", row.text(5)},
+                       {"log_index", row.integer(6)}});
+    }
+    return nlohmann::json{{"reads", reads}};
+  });
+}
+
+}  // namespace onewindow::catalog

@@ -1,0 +1,213 @@
+// The exchange, on SQLite and PostgreSQL: reads through grants return the granted items only,
+// clear under a conditional grant and masked under an unconditional one; no grant, an expired
+// grant or an item not granted is refused naming what is missing; every read's request and answer
+// hashes are proven by an inclusion proof under a signed tree head, whose signature the openssl
+// command line checks; and the person read sees exactly the reads made.
+#include "catalog/catalog.h"
+
+#include "identity/identity.h"
+#include "testing.h"
+
+#include <gtest/gtest.h>
+
+namespace onewindow::catalog {
+namespace {
+
+constexpr const char* person_id = "360426199101010071";
+constexpr const char* enterprise_code = "91110000600037341L";
+
+class ExchangeTest : public ::testing::TestWithParam<store::Backend> {
+ protected:
+  static std::vector<store::Migration> migrations() {
+    std::vector<store::Migration> all = audit::TransparencyLog::migrations();
+    for (auto* module : {&registry::Registries::migrations, &Catalog::migrations, &Exchange::migrations}) {
+      for (auto& migration : (*module)()) all.push_back(migration);
+    }
+    return all;
+  }
+
+  void SetUp() override {
+    auto departments = identity::DirectoryConfiguration::load(testing::config_dir() / "departments.yaml");
+    ASSERT_TRUE(departments.ok());
+    std::set<std::string> keys;
+    std::map<std::string, std::string> codes;
+    for (const auto& department : departments->departments) {
+      keys.insert(department.key);
+      codes[department.key] = department.unified_social_credit_code;
+    }
+    auto definitions = registry::RegistryCatalog::load(testing::config_dir() / "registries", keys);
+    ASSERT_TRUE(definitions.ok());
+    definitions_.emplace(std::move(definitions).value());
+    auto divisions = DivisionCodes::load(testing::config_dir() / "divisions.yaml");
+    ASSERT_TRUE(divisions.ok());
+    divisions_.emplace(std::move(divisions).value());
+    auto configuration = CatalogConfiguration::load(testing::config_dir() / "catalog", *definitions_);
+    ASSERT_TRUE(configuration.ok());
+    configuration_.emplace(std::move(configuration).value());
+    log_ = std::make_unique<audit::TransparencyLog>(*database_, *crypto::PrivateKey::generate(), clock_);
+    registries_ = std::make_unique<registry::Registries>(*database_, *log_, *definitions_, *divisions_, clock_);
+    ASSERT_TRUE(registries_->prepare().ok());
+    catalog_ = std::make_unique<Catalog>(*database_, *log_, *configuration_, codes, clock_);
+    ASSERT_TRUE(catalog_->publish_registries(*definitions_).ok());
+    exchange_ = std::make_unique<Exchange>(*database_, *log_, *catalog_, *registries_, clock_);
+
+    ASSERT_TRUE(registries_
+                    ->write("person", person_id,
+                            {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"phone", "13812345678"}},
+                            "出生登记", {"acc_police", "police"})
+                    .ok());
+    auto enterprise = registries_->write("legal_person", enterprise_code,
+                                         {{"name", "青岛示范有限公司"},
+                                          {"entity_type", "limited_liability_company"},
+                                          {"legal_representative", "李四"},
+                                          {"legal_representative_id", person_id},
+                                          {"address", "山东省青岛市莱西市烟台路1号"},
+                                          {"division", "370285"},
+                                          {"establishment_date", "2020-05-01"},
+                                          {"status", "active"}},
+                                         "设立登记", {"acc_market", "market"});
+    ASSERT_TRUE(enterprise.ok()) << enterprise.error().code << ": " << enterprise.error().message;
+    auto listed = catalog_->search({"", "", "", std::nullopt, 50, 0});
+    ASSERT_TRUE(listed.ok()) << listed.error().message;
+    for (const auto& listing : (*listed)["resources"]) {
+      resources_[listing.value("registry", "")] = listing["id"].get<std::string>();
+    }
+    ASSERT_EQ(resources_.size(), 2u) << listed->dump();
+  }
+
+  Grant grant(const std::string& registry, const std::string& consumer, std::vector<std::string> items,
+              const std::string& expires_on = "2027-12-31") {
+    auto requested = catalog_->request_grant(
+        {resources_.at(registry), std::move(items), "核验身份 identity check", "《政务信息资源共享管理暂行办法》第十条", expires_on},
+        {"acc_" + consumer, consumer, ""});
+    EXPECT_TRUE(requested.ok()) << requested.error().message;
+    if (requested->status == "pending") {
+      auto provider = registry == "person" ? "police" : "market";
+      auto decided = catalog_->decide(requested->id, true, "", {"acc_" + std::string(provider), provider, ""});
+      EXPECT_TRUE(decided.ok());
+      return *decided;
+    }
+    return *requested;
+  }
+
+  testing::TestDatabase database_{GetParam(), migrations()};
+  ManualClock clock_{Date(2026, 11, 23)};
+  std::optional<registry::RegistryCatalog> definitions_;
+  std::optional<DivisionCodes> divisions_;
+  std::optional<CatalogConfiguration> configuration_;
+  std::unique_ptr<audit::TransparencyLog> log_;
+  std::unique_ptr<registry::Registries> registries_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Exchange> exchange_;
+  std::map<std::string, std::string> resources_;
+  testing::TemporaryDirectory directory_;
+};
+
+TEST_P(ExchangeTest, AReadReturnsOnlyTheGrantedItemsClearOrMasked) {
+  Consumer civil{"acc_civil", "civil"};
+  auto refused = exchange_->read({resources_.at("person"), {person_id}, {"name"}}, civil);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::permission_denied);
+  EXPECT_EQ(refused.error().code, "catalog.no_grant");
+
+  // Conditional, approved by public security: the items as stored.
+  grant("person", "civil", {"name", "birth_date"});
+  auto read = exchange_->read({resources_.at("person"), {person_id, "44011320141005001X"}, {}}, civil);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ((*read)["records"][0]["fields"], (nlohmann::json{{"name", "张三"}, {"birth_date", "1991-01-01"}}));
+  EXPECT_EQ((*read)["records"][1]["error"], "registry.record_not_found");
+  auto phone = exchange_->read({resources_.at("person"), {person_id}, {"name", "phone"}}, civil);
+  ASSERT_FALSE(phone.ok());
+  EXPECT_EQ(phone.error().code, "catalog.item_not_granted");
+  EXPECT_EQ(phone.error().details["item"], "phone");
+
+  // Unconditional: personal and sensitive items masked as the registry masks them.
+  Consumer tax{"acc_tax", "tax"};
+  grant("legal_person", "tax", {"name", "legal_representative_id"});
+  auto enterprise = exchange_->read({resources_.at("legal_person"), {enterprise_code}, {}}, tax);
+  ASSERT_TRUE(enterprise.ok()) << enterprise.error().message;
+  EXPECT_EQ((*enterprise)["records"][0]["fields"]["name"], "青岛示范有限公司");
+  EXPECT_EQ((*enterprise)["records"][0]["fields"]["legal_representative_id"], "360426********0071");
+  EXPECT_FALSE((*enterprise)["records"][0]["fields"].contains("legal_representative"));
+
+  // Expired: refused the day after its last day.
+  grant("person", "health", {"name"}, "2026-11-30");
+  clock_.set(local_day_start(Date(2026, 12, 1)) + std::chrono::hours(9));
+  EXPECT_EQ(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_health", "health"}).error().code,
+            "catalog.grant_expired");
+}
+
+TEST_P(ExchangeTest, AReadIsProvenByItsLogEntryUnderASignedTreeHead) {
+  grant("person", "civil", {"name", "sex"});
+  auto read = exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"});
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  const nlohmann::json& receipt = (*read)["receipt"];
+  // The consumer recomputes both hashes from what it asked and what it got.
+  nlohmann::json asked = {{"resource", (*read)["resource"]}, {"consumer", "civil"}, {"keys", {person_id}}, {"items", {"name"}}};
+  EXPECT_EQ(receipt["request_hash"], crypto::to_hex(crypto::sm3(*audit::canonical_json(asked))));
+  EXPECT_EQ(receipt["response_hash"], crypto::to_hex(crypto::sm3(*audit::canonical_json((*read)["records"]))));
+
+  std::int64_t index = receipt["log_index"];
+  auto entry = log_->entry(index);
+  ASSERT_TRUE(entry.ok());
+  auto content = nlohmann::json::parse(entry->content);
+  EXPECT_EQ(content["action"], "exchange.read");
+  EXPECT_EQ(content["details"]["request_hash"], receipt["request_hash"]);
+  EXPECT_EQ(content["details"]["response_hash"], receipt["response_hash"]);
+  EXPECT_EQ(content["basis"], "《政务信息资源共享管理暂行办法》第十条");
+
+  auto head = log_->sign_tree_head();
+  ASSERT_TRUE(head.ok());
+  auto proof = log_->inclusion_proof(index, head->tree_size);
+  ASSERT_TRUE(proof.ok());
+  EXPECT_TRUE(audit::verify_inclusion(index, head->tree_size, audit::leaf_hash(entry->content), *proof, head->root_hash).ok());
+  directory_.write("message", head->signed_message());
+  directory_.write("signature", std::string(head->signature.begin(), head->signature.end()));
+  directory_.write("public.pem", log_->public_key().to_pem().value());
+  auto verified = testing::run_command("cd " + directory_.path().string() +
+                                       " && openssl pkeyutl -verify -pubin -inkey public.pem -sigfile signature -rawin "
+                                       "-digest sm3 -pkeyopt distid:1234567812345678 -in message");
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("Signature Verified Successfully"), std::string::npos) << verified.output;
+}
+
+TEST_P(ExchangeTest, ThePersonReadSeesExactlyTheReadsMade) {
+  EXPECT_TRUE((*exchange_->reads_of("person", person_id))["reads"].empty());
+  grant("person", "civil", {"name", "birth_date"});
+  grant("person", "hrss", {"name"});
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}).ok());
+  clock_.advance(std::chrono::minutes(5));
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_hrss", "hrss"}).ok());
+  // A refused read is no read, and a read of another record is not this person's.
+  EXPECT_FALSE(exchange_->read({resources_.at("person"), {person_id}, {"phone"}}, {"acc_hrss", "hrss"}).ok());
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {"44011320141005001X"}, {"name"}}, {"acc_civil", "civil"}).ok());
+
+  auto reads = exchange_->reads_of("person", person_id);
+  ASSERT_TRUE(reads.ok());
+  ASSERT_EQ((*reads)["reads"].size(), 2u) << reads->dump();
+  EXPECT_EQ((*reads)["reads"][0]["department"], "hrss");
+  EXPECT_EQ((*reads)["reads"][1]["department"], "civil");
+  EXPECT_EQ((*reads)["reads"][1]["items"], nlohmann::json({"name"}));
+  EXPECT_EQ((*reads)["reads"][1]["purpose"], "核验身份 identity check");
+  EXPECT_EQ((*reads)["reads"][1]["legal_basis"], "《政务信息资源共享管理暂行办法》第十条");
+  EXPECT_EQ((*exchange_->reads_of("person", "360426199101010071"))["reads"].size(), 2u);
+}
+
+TEST_P(ExchangeTest, BadReadsNameTheField) {
+  Consumer civil{"acc_civil", "civil"};
+  grant("person", "civil", {"name"});
+  EXPECT_EQ(exchange_->read({resources_.at("person"), {}, {"name"}}, civil).error().details["field"], "keys");
+  EXPECT_EQ(exchange_->read({resources_.at("person"), std::vector<std::string>(101, person_id), {"name"}}, civil).error().details["field"],
+            "keys");
+  EXPECT_EQ(exchange_->read({resources_.at("person"), {person_id}, {"shoe_size"}}, civil).error().code, "catalog.unknown_item");
+  EXPECT_EQ(exchange_->read({"res_nothing", {person_id}, {"name"}}, civil).error().code, "catalog.resource_not_found");
+  std::int64_t logged = *log_->size();
+  EXPECT_FALSE(exchange_->read({resources_.at("person"), {person_id}, {"birth_date"}}, civil).ok());
+  EXPECT_EQ(*log_->size(), logged) << "a refused read answers nothing and records nothing";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExchangeTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
+                         [](const auto& info) { return std::string(store::backend_name(info.param)); });
+
+}  // namespace
+}  // namespace onewindow::catalog
