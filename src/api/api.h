@@ -52,6 +52,7 @@ class Engine;
 }
 namespace catalog {
 class Catalog;
+class Exchange;
 struct CatalogConfiguration;
 }
 namespace registry {
@@ -254,6 +255,8 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
 // decisions, revocations) of the caller's department.
 void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog::CatalogConfiguration& configuration,
                         identity::Directory& directory);
+// The exchange: reads of registry records through grants, and who read my data.
+void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::Directory& directory);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.

@@ -258,3 +258,89 @@ void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog
 }
 
 }  // namespace onewindow::api
+
+namespace onewindow::api {
+
+void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::Directory& directory) {
+  // The consumer: the caller and its department.
+  auto consumer_of = [&directory](const Request& request) -> Result<catalog::Consumer> {
+    auto department = department_of(request, directory);
+    if (!department.ok()) return department.take_error();
+    return catalog::Consumer{department->account_id, department->key};
+  };
+
+  router.add({"POST", "/api/v1/exchange/resources/{id}/read", "exchange.read",
+              "Reads records of a registry resource by key (1 to 100) through the caller's department's grant: only the "
+              "granted items (all of them when items is empty). Every read is recorded first; the answer's receipt "
+              "names its transparency-log entry and the SM3 hashes of the request and of the records.",
+              "exchange",
+              [&exchange, consumer_of](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"keys", "items"}));
+                catalog::ReadRequest read;
+                read.resource_id = request.path_parameters.at("id");
+                auto keys = string_list(*body, "keys");
+                if (!keys.ok()) return keys.take_error();
+                read.keys = *keys;
+                auto items = string_list(*body, "items");
+                if (!items.ok()) return items.take_error();
+                read.items = *items;
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto answer = exchange.read(read, *consumer);
+                if (!answer.ok()) return answer.take_error();
+                return Response::json(200, *answer);
+              },
+              {{"type", "object"},
+               {"required", {"keys"}},
+               {"properties",
+                {{"keys", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+                 {"items", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}});
+
+  router.add({"GET", "/api/v1/exchange/resources/{id}/records/{key}", "exchange.read",
+              "Reads one record of a registry resource through the caller's department's grant; ?items=a,b names "
+              "the items (all granted ones when left out). The same receipt as a batch read.",
+              "exchange",
+              [&exchange, consumer_of](const Request& request) -> Result<Response> {
+                catalog::ReadRequest read;
+                read.resource_id = request.path_parameters.at("id");
+                read.keys = {request.path_parameters.at("key")};
+                if (auto items = request.query.find("items"); items != request.query.end()) {
+                  std::string_view rest = items->second;
+                  while (!rest.empty()) {
+                    auto comma = rest.find(',');
+                    read.items.emplace_back(rest.substr(0, comma));
+                    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+                  }
+                }
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto answer = exchange.read(read, *consumer);
+                if (!answer.ok()) return answer.take_error();
+                return Response::json(200, *answer);
+              }});
+
+  router.add({"GET", "/api/v1/me/data-reads", "exchange.own_reads",
+              "Who read my data: every read of the caller's own record (a citizen's person record, an enterprise "
+              "user's legal person) through the exchange: which department, when, which items, for what purpose "
+              "and legal basis.",
+              "exchange",
+              [&exchange](const Request& request) -> Result<Response> {
+                const identity::Principal& principal = *request.principal;
+                if (!principal.citizen_id.empty()) {
+                  auto reads = exchange.reads_of("person", principal.citizen_id);
+                  if (!reads.ok()) return reads.take_error();
+                  return Response::json(200, *reads);
+                }
+                if (!principal.legal_person.empty()) {
+                  auto reads = exchange.reads_of("legal_person", principal.legal_person);
+                  if (!reads.ok()) return reads.take_error();
+                  return Response::json(200, *reads);
+                }
+                return Error(ErrorKind::permission_denied, "exchange.no_own_record",
+                             "only a citizen or an enterprise user has records of their own");
+              }});
+}
+
+}  // namespace onewindow::api

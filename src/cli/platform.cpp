@@ -108,7 +108,7 @@ std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> migrations;
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
-                        registry::Registries::migrations(), catalog::Catalog::migrations(),
+                        registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
                         workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
@@ -238,6 +238,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                                                         *platform->catalog_configuration, department_codes,
                                                         platform->clock);
   ONEWINDOW_TRY(platform->catalog->publish_registries(*platform->registry_catalog));
+  platform->exchange = std::make_unique<catalog::Exchange>(*platform->database, *platform->transparency_log,
+                                                          *platform->catalog, *platform->registries, platform->clock);
 
   platform->workflow = std::make_unique<workflow::Engine>(*platform->database, *platform->transparency_log,
                                                          *platform->calendar, platform->clock);
@@ -260,6 +262,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                            {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
                             std::filesystem::path(configured.data_dir) / "imports"});
   api::add_catalog_routes(router, *platform->catalog, *platform->catalog_configuration, *platform->directory);
+  api::add_exchange_routes(router, *platform->exchange, *platform->directory);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
