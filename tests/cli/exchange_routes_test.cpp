@@ -1,0 +1,147 @@
+// The exchange over HTTP, as a citizen would see it: civil affairs asks public security for two
+// items of the person registry, gets them, reads the citizen's record; the citizen then sees that
+// read and no other, and anyone can prove what was answered with the inclusion proof, the signed
+// tree head and the node's certificate, checked by the openssl command line.
+#include "served_platform.h"
+
+#include "audit/audit.h"
+#include "crypto/crypto.h"
+
+#include <gtest/gtest.h>
+
+namespace onewindow::cli {
+namespace {
+
+using onewindow::testing::http_request;
+using onewindow::testing::HttpResponse;
+
+constexpr const char* citizen_id = "360426199101010071";
+
+nlohmann::json body_of(const HttpResponse& response) { return nlohmann::json::parse(response.body, nullptr, false); }
+
+class ExchangeRoutes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(served_.platform);
+    civil_ = served_.official("exchange.civil", "civil");
+    police_ = served_.official("exchange.police", "police");
+    tax_ = served_.official("exchange.tax", "tax");
+    citizen_ = served_.bearer({identity::AccountKind::citizen, "exchange.citizen", "served password 1", "张三", "", {}, citizen_id, "", ""})
+                   .first;
+    other_citizen_ = served_.bearer({identity::AccountKind::citizen, "exchange.other", "served password 1", "李四", "", {},
+                                     "44011320141005001X", "", ""})
+                         .first;
+    for (auto* headers : {&civil_, &police_, &tax_}) (*headers)["Content-Type"] = "application/json";
+    ASSERT_TRUE(served_.platform->registries
+                    ->write("person", citizen_id, {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}}, "出生登记",
+                            {"acc_police", "police"})
+                    .ok());
+    auto found = http_request("GET", served_.base + "/api/v1/catalog/resources?classification=101001", "", civil_);
+    person_resource_ = body_of(found)["resources"][0]["id"];
+  }
+
+  ServedPlatform served_;
+  std::map<std::string, std::string> civil_, police_, tax_, citizen_, other_citizen_;
+  std::string person_resource_;
+  onewindow::testing::TemporaryDirectory directory_;
+};
+
+TEST_F(ExchangeRoutes, ACitizenSeesWhoReadTheirDataAndTheAnswerIsProven) {
+  std::string base = served_.base + "/api/v1";
+  HttpResponse asked = http_request(
+      "POST", base + "/catalog/grants",
+      R"({"resource_id":")" + person_resource_ +
+          R"(","items":["name","birth_date"],"purpose":"低保审核 minimum living allowance","legal_basis":"《社会救助暂行办法》第十一条","expires_on":"2030-12-31"})",
+      civil_);
+  ASSERT_EQ(asked.status, 201) << asked.body;
+  std::string grant = body_of(asked)["id"];
+  HttpResponse early = http_request("POST", base + "/exchange/resources/" + person_resource_ + "/read",
+                                    R"({"keys":[")" + std::string(citizen_id) + R"("]})", civil_);
+  EXPECT_EQ(early.status, 403) << "pending is not granted";
+  EXPECT_EQ(body_of(early)["error"]["code"], "catalog.no_grant");
+  ASSERT_EQ(http_request("POST", base + "/catalog/grants/" + grant + "/decision", R"({"grant":true})", police_).status, 200);
+
+  HttpResponse read = http_request("POST", base + "/exchange/resources/" + person_resource_ + "/read",
+                                   R"({"keys":[")" + std::string(citizen_id) + R"("],"items":["name"]})", civil_);
+  ASSERT_EQ(read.status, 200) << read.body;
+  nlohmann::json answer = body_of(read);
+  EXPECT_EQ(answer["records"][0]["fields"], (nlohmann::json{{"name", "张三"}}));
+  HttpResponse one = http_request("GET", base + "/exchange/resources/" + person_resource_ + "/records/" + citizen_id + "?items=birth_date",
+                                  "", civil_);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(body_of(one)["records"][0]["fields"], (nlohmann::json{{"birth_date", "1991-01-01"}}));
+  HttpResponse ungranted = http_request("POST", base + "/exchange/resources/" + person_resource_ + "/read",
+                                        R"({"keys":[")" + std::string(citizen_id) + R"("],"items":["name"]})", tax_);
+  EXPECT_EQ(ungranted.status, 403);
+
+  // Who read my data: the two reads by civil affairs, for the citizen only.
+  HttpResponse mine = http_request("GET", base + "/me/data-reads", "", citizen_);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  auto reads = body_of(mine)["reads"];
+  ASSERT_EQ(reads.size(), 2u) << mine.body;
+  EXPECT_EQ(reads[1]["department"], "civil");
+  EXPECT_EQ(reads[1]["items"], nlohmann::json({"name"}));
+  EXPECT_EQ(reads[1]["legal_basis"], "《社会救助暂行办法》第十一条");
+  EXPECT_EQ(reads[0]["items"], nlohmann::json({"birth_date"}));
+  EXPECT_TRUE(body_of(http_request("GET", base + "/me/data-reads", "", other_citizen_))["reads"].empty());
+  EXPECT_EQ(http_request("GET", base + "/me/data-reads", "", civil_).status, 403) << "officials have no records of their own";
+
+  // The proof: the read's entry, its inclusion under a signed tree head, and that head's signature
+  // by the node's certificate, which the platform's root certifies.
+  std::int64_t index = answer["receipt"]["log_index"];
+  auto entry = served_.platform->transparency_log->entry(index);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_NE(entry->content.find(answer["receipt"]["response_hash"].get<std::string>()), std::string::npos);
+  ASSERT_TRUE(served_.platform->transparency_log->sign_tree_head().ok());
+  nlohmann::json head = body_of(http_request("GET", base + "/audit/tree-head"));
+  std::int64_t size = head["tree_size"];
+  ASSERT_GT(size, index);
+  nlohmann::json proof = body_of(http_request("GET", base + "/audit/proofs/inclusion?index=" + std::to_string(index) +
+                                                         "&tree_size=" + std::to_string(size)));
+  std::vector<crypto::Sm3Digest> path;
+  for (const auto& hash : proof["audit_path"]) {
+    auto bytes = crypto::from_hex(hash.get<std::string>());
+    ASSERT_TRUE(bytes.ok());
+    crypto::Sm3Digest digest{};
+    std::copy(bytes->begin(), bytes->end(), digest.begin());
+    path.push_back(digest);
+  }
+  auto root = crypto::from_hex(head["root_hash"].get<std::string>());
+  crypto::Sm3Digest root_hash{};
+  std::copy(root->begin(), root->end(), root_hash.begin());
+  EXPECT_TRUE(audit::verify_inclusion(index, size, audit::leaf_hash(entry->content), path, root_hash).ok());
+
+  auto node = served_.platform->certificate_authority->node_certificate();
+  ASSERT_TRUE(node.ok());
+  HttpResponse certificate = http_request("GET", base + "/pki/certificates/" + node->serial);
+  ASSERT_EQ(certificate.status, 200) << certificate.body;
+  directory_.write("node.pem", body_of(certificate)["certificate_pem"].get<std::string>());
+  directory_.write("root.pem", http_request("GET", base + "/pki/root.pem").body);
+  directory_.write("message", head["signed_message"].get<std::string>());
+  auto signature = crypto::from_hex(head["signature"].get<std::string>());
+  directory_.write("signature", std::string(signature->begin(), signature->end()));
+  auto checked = onewindow::testing::run_command(
+      "cd " + directory_.path().string() +
+      " && openssl verify -CAfile root.pem node.pem && openssl x509 -in node.pem -pubkey -noout > node-key.pem"
+      " && openssl pkeyutl -verify -pubin -inkey node-key.pem -sigfile signature -rawin -digest sm3"
+      " -pkeyopt distid:1234567812345678 -in message");
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_NE(checked.output.find("Signature Verified Successfully"), std::string::npos) << checked.output;
+}
+
+TEST_F(ExchangeRoutes, BadReadsNameTheField) {
+  std::string path = served_.base + "/api/v1/exchange/resources/" + person_resource_ + "/read";
+  HttpResponse no_keys = http_request("POST", path, R"({"items":["name"]})", civil_);
+  EXPECT_EQ(no_keys.status, 400);
+  EXPECT_EQ(body_of(no_keys)["error"]["details"]["field"], "keys");
+  HttpResponse bad_items = http_request("POST", path, R"({"keys":["x"],"items":"name"})", civil_);
+  EXPECT_EQ(bad_items.status, 400);
+  EXPECT_EQ(body_of(bad_items)["error"]["details"]["field"], "items");
+  HttpResponse unknown = http_request("POST", served_.base + "/api/v1/exchange/resources/res_nothing/read", R"({"keys":["x"]})", civil_);
+  EXPECT_EQ(unknown.status, 404);
+  HttpResponse extra = http_request("POST", path, R"({"keys":["x"],"why":"because"})", civil_);
+  EXPECT_EQ(body_of(extra)["error"]["details"]["field"], "why");
+}
+
+}  // namespace
+}  // namespace onewindow::cli
