@@ -1,9 +1,13 @@
 // Private to registry/: what records.cpp and imports.cpp share about storage.
 #pragma once
 
+#include "registry/registry.h"
+
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <string>
+#include <string_view>
 
 namespace onewindow::registry {
 
@@ -11,6 +15,67 @@ namespace onewindow::registry {
 // of lookups), anything else as its JSON text.
 inline std::string lookup_text(const nlohmann::json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// Values given as text (BatchRow, from CSV cells) are stored without a JSON object built for
+// them. These write what nlohmann::json would, so that a record's stored text and lookups are the
+// same whichever way it was written (the import tests compare them).
+
+// Appends `text` (valid UTF-8) as a JSON string escaped as nlohmann::json::dump() escapes it:
+// quote, backslash and control characters; every other character as it is.
+inline void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char hex_digits[] = "0123456789abcdef";
+  out += '"';
+  std::size_t done = 0;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    auto byte = static_cast<unsigned char>(text[at]);
+    if (byte >= 0x20 && byte != '"' && byte != '\\') continue;
+    out.append(text.data() + done, at - done);
+    done = at + 1;
+    switch (byte) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex_digits[byte >> 4];
+        out += hex_digits[byte & 0x0F];
+    }
+  }
+  out.append(text.data() + done, text.size() - done);
+  out += '"';
+}
+
+// The lookup text of a value given as text that validate_text() accepted: an integer in its
+// decimal form ("012" is stored as 12), anything else as it is.
+inline std::string stored_text(const FieldDefinition& field, std::string_view text) {
+  if (field.type != FieldType::integer) return std::string(text);
+  std::int64_t number = 0;
+  std::from_chars(text.data(), text.data() + text.size(), number);
+  return std::to_string(number);
+}
+
+// Appends the JSON text of a value given as text that validate_text() accepted: an integer as a
+// number, anything else (a decimal too) as a string.
+inline void append_stored_value(std::string& out, const FieldDefinition& field, std::string_view text) {
+  if (field.type == FieldType::integer) {
+    out += stored_text(field, text);
+  } else {
+    append_json_string(out, text);
+  }
+}
+
+// The JSON value of a value given as text that validate_text() accepted, for the rows that
+// change records, whose values are merged with the stored ones.
+inline nlohmann::json stored_value(const FieldDefinition& field, const std::string& text) {
+  if (field.type != FieldType::integer) return text;
+  std::int64_t number = 0;
+  std::from_chars(text.data(), text.data() + text.size(), number);
+  return number;
 }
 
 // Registry migration 3: imports and their rejected rows. next_offset and next_line say where the

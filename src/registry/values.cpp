@@ -1,6 +1,7 @@
 // Checking and masking single values by their field definitions.
 #include "registry/registry.h"
 
+#include <charconv>
 #include <cstdlib>
 
 namespace onewindow::registry {
@@ -22,7 +23,7 @@ std::vector<std::size_t> character_starts(std::string_view text) {
   return starts;
 }
 
-Status check_string(const FieldDefinition& field, const std::string& text) {
+Status check_string(const FieldDefinition& field, std::string_view text) {
   const auto length = static_cast<int>(character_starts(text).size());
   if (field.minimum_length && length < *field.minimum_length) {
     return invalid(field, "registry.value_length", "must be at least " + std::to_string(*field.minimum_length) + " characters");
@@ -30,7 +31,7 @@ Status check_string(const FieldDefinition& field, const std::string& text) {
   if (field.maximum_length && length > *field.maximum_length) {
     return invalid(field, "registry.value_length", "must be at most " + std::to_string(*field.maximum_length) + " characters");
   }
-  if (field.pattern && !std::regex_match(text, *field.pattern)) {
+  if (field.pattern && !std::regex_match(text.begin(), text.end(), *field.pattern)) {
     return invalid(field, "registry.value_pattern", "does not have the required form " + field.pattern_text);
   }
   return ok_status();
@@ -67,7 +68,7 @@ bool is_decimal_text(std::string_view text) {
   return fraction > 0 && index == text.size();
 }
 
-Status check_date(const FieldDefinition& field, const std::string& text, Date today) {
+Status check_date(const FieldDefinition& field, std::string_view text, Date today) {
   auto date = Date::parse(text, field.name);
   if (!date.ok()) return date.take_error();
   if (field.not_in_future && *date > today) return invalid(field, "registry.value_future", "must not be in the future");
@@ -80,30 +81,8 @@ Status check_date(const FieldDefinition& field, const std::string& text, Date to
   return ok_status();
 }
 
-}  // namespace
-
-Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
-                      const DivisionCodes& divisions) {
-  if (value.is_null()) {
-    return field.required ? invalid(field, "registry.value_required", "is required") : ok_status();
-  }
-  switch (field.type) {
-    case FieldType::integer:
-      if (!value.is_number_integer()) return invalid(field, "registry.value_type", "must be a whole number");
-      return check_range(field, value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>())
-                                                           : static_cast<double>(value.get<std::int64_t>()));
-    case FieldType::decimal:
-      if (value.is_number()) return check_range(field, value.get<double>());
-      if (value.is_string() && is_decimal_text(value.get_ref<const std::string&>())) {
-        return check_range(field, std::strtod(value.get_ref<const std::string&>().c_str(), nullptr));
-      }
-      return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
-    default:
-      break;
-  }
-  // Every other type is held as text.
-  if (!value.is_string()) return invalid(field, "registry.value_type", "must be text");
-  const std::string& text = value.get_ref<const std::string&>();
+// The checks of every type held as JSON text (all but integer and decimal).
+Status check_text(const FieldDefinition& field, std::string_view text, Date today, const DivisionCodes& divisions) {
   switch (field.type) {
     case FieldType::string:
       return check_string(field, text);
@@ -136,6 +115,52 @@ Status validate_value(const FieldDefinition& field, const nlohmann::json& value,
       break;
   }
   return ok_status();
+}
+
+Status check_decimal_text(const FieldDefinition& field, std::string_view text) {
+  if (!is_decimal_text(text)) return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
+  return check_range(field, std::strtod(std::string(text).c_str(), nullptr));
+}
+
+}  // namespace
+
+Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
+                      const DivisionCodes& divisions) {
+  if (value.is_null()) {
+    return field.required ? invalid(field, "registry.value_required", "is required") : ok_status();
+  }
+  switch (field.type) {
+    case FieldType::integer:
+      if (!value.is_number_integer()) return invalid(field, "registry.value_type", "must be a whole number");
+      return check_range(field, value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>())
+                                                           : static_cast<double>(value.get<std::int64_t>()));
+    case FieldType::decimal:
+      if (value.is_number()) return check_range(field, value.get<double>());
+      if (value.is_string()) return check_decimal_text(field, value.get_ref<const std::string&>());
+      return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
+    default:
+      break;
+  }
+  // Every other type is held as text.
+  if (!value.is_string()) return invalid(field, "registry.value_type", "must be text");
+  return check_text(field, value.get_ref<const std::string&>(), today, divisions);
+}
+
+Status validate_text(const FieldDefinition& field, std::string_view text, Date today, const DivisionCodes& divisions) {
+  switch (field.type) {
+    case FieldType::integer: {
+      std::int64_t number = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (error != std::errc() || end != text.data() + text.size()) {
+        return invalid(field, "registry.value_type", "must be a whole number");
+      }
+      return check_range(field, static_cast<double>(number));
+    }
+    case FieldType::decimal:
+      return check_decimal_text(field, text);
+    default:
+      return check_text(field, text, today, divisions);
+  }
 }
 
 std::string mask(const FieldDefinition& field, std::string_view value) {
