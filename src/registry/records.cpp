@@ -462,13 +462,11 @@ Status Registries::creation_refusal(const RegistryDefinition& definition, const 
 
 namespace {
 
-// "INSERT INTO ... VALUES " followed by `rows` groups of `row`, whose $1... are renumbered
-// from `first` for each row after the first `shared` parameters, which every row shares.
-// Built once per batch, not per statement: on SQLite every record is a statement of its own.
+// "INSERT INTO ... VALUES " (head), `rows` groups of values, then `tail`. A group is `parts` with
+// a parameter between each two; the first group's are numbered after the `shared` parameters that
+// every group uses, the next group's after those. Built once per batch, not per statement.
 std::string insert_sql(std::string_view head, std::size_t rows, std::size_t shared,
                        const std::vector<std::string_view>& row_parts, std::string_view tail) {
-  // row_parts alternate text and parameter numbers: "($1, $", "", ", 1, ..." is written as text
-  // pieces between which a per-row parameter goes.
   std::string sql(head);
   std::size_t per_row = row_parts.size() - 1;
   for (std::size_t row = 0; row < rows; ++row) {
@@ -493,38 +491,66 @@ Status Registries::place_rows(store::Session& session, const RegistryDefinition&
   for (PendingRow& row : rows) {
     if (row.refusal.ok() && row.not_creatable.ok()) creating.push_back(&row);
   }
-  const std::size_t per_statement = rows_per_statement(database_.backend());
   // The parameters every row shares come first; the statement and its parameters are kept from
   // one statement to the next, and only each row's own are replaced.
   store::Parameters parameters = {definition.name, written_at, writer.account_id, writer.department_key,
                                   std::string(reason), log_index};
   const std::size_t shared = parameters.size();
-  std::string sql;
-  std::size_t sql_rows = 0;
-  std::unordered_map<std::string_view, PendingRow*> by_key;
-  for (std::size_t first = 0; first < creating.size(); first += per_statement) {
-    std::size_t count = std::min(per_statement, creating.size() - first);
-    if (count != sql_rows) {
-      sql = insert_sql("INSERT INTO registry_record (registry, record_key, fields, version, created_at, updated_at, "
-                       "created_by, department, reason, log_index) VALUES ",
-                       count, shared, {"($1, ", ", ", ", 1, $2, $2, $3, $4, $5, $6)"},
-                       " ON CONFLICT (registry, record_key) DO NOTHING RETURNING id, record_key");
-      sql_rows = count;
+  if (database_.backend() == store::Backend::sqlite) {
+    // One record to a statement, and its id counted rather than returned: SQLite gathers the
+    // rows of RETURNING in a temporary table, made and dropped for every statement, which cost
+    // more instructions than the insert itself. The writer holds SQLite's write lock for the
+    // whole transaction, so the ids are the ones SQLite would give (the largest plus one).
+    auto largest = session.query_one("SELECT COALESCE(MAX(id), 0) FROM registry_record");
+    if (!largest.ok()) return largest.take_error();
+    std::int64_t next_id = (*largest)->integer(0) + 1;
+    parameters.resize(shared + 3);
+    for (PendingRow* row : creating) {
+      parameters[shared] = next_id;
+      parameters[shared + 1] = row->key;
+      parameters[shared + 2] = std::move(row->new_fields);
+      auto inserted = session.execute(
+          "INSERT INTO registry_record (id, registry, record_key, fields, version, created_at, updated_at, created_by, "
+          "department, reason, log_index) VALUES ($7, $1, $8, $9, 1, $2, $2, $3, $4, $5, $6) "
+          "ON CONFLICT (registry, record_key) DO NOTHING",
+          parameters);
+      if (!inserted.ok()) return inserted.take_error();
+      if (*inserted == 1) {
+        row->created = true;
+        row->id = next_id++;
+      }
     }
-    parameters.resize(shared + 2 * count);
-    by_key.clear();
-    for (std::size_t i = 0; i < count; ++i) {
-      PendingRow& row = *creating[first + i];
-      parameters[shared + 2 * i] = row.key;
-      parameters[shared + 2 * i + 1] = std::move(row.new_fields);
-      by_key.emplace(row.key, &row);
-    }
-    auto inserted = session.query(sql, parameters);
-    if (!inserted.ok()) return inserted.take_error();
-    for (const store::Row& made : *inserted) {
-      PendingRow* row = by_key.at(made.text(1));
-      row->created = true;
-      row->id = made.integer(0);
+  } else {
+    // Many records to a statement, each a round trip to PostgreSQL; their ids come back with
+    // their keys.
+    const std::size_t per_statement = rows_per_statement(database_.backend());
+    std::string sql;
+    std::size_t sql_rows = 0;
+    std::unordered_map<std::string_view, PendingRow*> by_key;
+    for (std::size_t first = 0; first < creating.size(); first += per_statement) {
+      std::size_t count = std::min(per_statement, creating.size() - first);
+      if (count != sql_rows) {
+        sql = insert_sql("INSERT INTO registry_record (registry, record_key, fields, version, created_at, updated_at, "
+                         "created_by, department, reason, log_index) VALUES ",
+                         count, shared, {"($1, ", ", ", ", 1, $2, $2, $3, $4, $5, $6)"},
+                         " ON CONFLICT (registry, record_key) DO NOTHING RETURNING id, record_key");
+        sql_rows = count;
+      }
+      parameters.resize(shared + 2 * count);
+      by_key.clear();
+      for (std::size_t i = 0; i < count; ++i) {
+        PendingRow& row = *creating[first + i];
+        parameters[shared + 2 * i] = row.key;
+        parameters[shared + 2 * i + 1] = std::move(row.new_fields);
+        by_key.emplace(row.key, &row);
+      }
+      auto inserted = session.query(sql, parameters);
+      if (!inserted.ok()) return inserted.take_error();
+      for (const store::Row& made : *inserted) {
+        PendingRow* row = by_key.at(made.text(1));
+        row->created = true;
+        row->id = made.integer(0);
+      }
     }
   }
   for (PendingRow& row : rows) {
