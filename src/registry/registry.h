@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <bitset>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -100,6 +101,10 @@ struct FieldDefinition {
   // fails to load.
   std::string pattern_text;           // string: ECMAScript regex the whole value must match
   std::optional<std::regex> pattern;  // compiled from pattern_text at load
+  // The bytes each position accepts, when the pattern is a fixed-length run of characters and
+  // bracket classes ("1[3-9][0-9]{9}", see fixed_length_pattern()): such a value is checked
+  // without std::regex, whose matching was a tenth of an import's time. Empty otherwise.
+  std::vector<std::bitset<256>> fixed_pattern;
   std::optional<int> minimum_length;  // string: in characters (code points), not bytes
   std::optional<int> maximum_length;
   std::optional<double> minimum;      // integer, decimal: inclusive bounds
@@ -190,6 +195,13 @@ class RegistryCatalog {
 // storage to say.
 Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
                       const DivisionCodes& divisions);
+
+// The bytes each position of a value accepts, for a pattern made only of ASCII letters and
+// digits, bracket classes of them and their ranges ("[0-9A-Z]"), each optionally repeated an
+// exact number of times ("{9}"): matching it byte by byte is exactly what std::regex_match does
+// with the ECMAScript pattern. Empty for any other pattern (alternatives, groups, open counts,
+// escapes, negated classes, ...), which std::regex matches.
+std::vector<std::bitset<256>> fixed_length_pattern(std::string_view pattern);
 
 // validate_value() for a value given as text, as a CSV cell gives it (UTF-8; empty only where the
 // field is a string): an integer field's text must be a whole number (registry.value_type

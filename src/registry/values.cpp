@@ -42,7 +42,13 @@ Status check_string(const FieldDefinition& field, std::string_view text) {
   if (field.maximum_length && length > *field.maximum_length) {
     return invalid(field, "registry.value_length", "must be at most " + std::to_string(*field.maximum_length) + " characters");
   }
-  if (field.pattern && !std::regex_match(text.begin(), text.end(), *field.pattern)) {
+  if (!field.fixed_pattern.empty()) {
+    bool matches = text.size() == field.fixed_pattern.size();
+    for (std::size_t at = 0; matches && at < text.size(); ++at) {
+      matches = field.fixed_pattern[at].test(static_cast<unsigned char>(text[at]));
+    }
+    if (!matches) return invalid(field, "registry.value_pattern", "does not have the required form " + field.pattern_text);
+  } else if (field.pattern && !std::regex_match(text.begin(), text.end(), *field.pattern)) {
     return invalid(field, "registry.value_pattern", "does not have the required form " + field.pattern_text);
   }
   return ok_status();
@@ -134,6 +140,47 @@ Status check_decimal_text(const FieldDefinition& field, std::string_view text) {
 }
 
 }  // namespace
+
+std::vector<std::bitset<256>> fixed_length_pattern(std::string_view pattern) {
+  auto plain = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  std::vector<std::bitset<256>> positions;
+  std::size_t at = 0;
+  while (at < pattern.size()) {
+    std::bitset<256> accepted;
+    if (plain(pattern[at])) {
+      accepted.set(static_cast<unsigned char>(pattern[at++]));
+    } else if (pattern[at] == '[') {
+      ++at;
+      while (at < pattern.size() && pattern[at] != ']') {
+        char low = pattern[at];
+        char high = low;
+        if (!plain(low)) return {};
+        if (at + 2 < pattern.size() && pattern[at + 1] == '-' && pattern[at + 2] != ']') {
+          high = pattern[at + 2];
+          if (!plain(high) || high < low) return {};
+          at += 3;
+        } else {
+          at += 1;
+        }
+        for (int c = static_cast<unsigned char>(low); c <= static_cast<unsigned char>(high); ++c) accepted.set(c);
+      }
+      if (at == pattern.size() || accepted.none()) return {};
+      ++at;  // the ]
+    } else {
+      return {};
+    }
+    std::size_t times = 1;
+    if (at < pattern.size() && pattern[at] == '{') {
+      std::size_t close = pattern.find('}', at);
+      if (close == std::string_view::npos) return {};
+      auto [end, error] = std::from_chars(pattern.data() + at + 1, pattern.data() + close, times);
+      if (error != std::errc() || end != pattern.data() + close || times < 1 || times > 1000) return {};
+      at = close + 1;
+    }
+    positions.insert(positions.end(), times, accepted);
+  }
+  return positions;
+}
 
 Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
                       const DivisionCodes& divisions) {
