@@ -68,6 +68,16 @@ bool valid_utf8(std::string_view text) {
       ++i;
       continue;
     }
+    // Three bytes, as every Chinese character of the basic plane takes, checked at once.
+    if ((byte & 0xF0) == 0xE0 && i + 2 < text.size()) {
+      auto second = static_cast<unsigned char>(text[i + 1]);
+      auto third = static_cast<unsigned char>(text[i + 2]);
+      if ((second & 0xC0) != 0x80 || (third & 0xC0) != 0x80) return false;
+      std::uint32_t code_point = (std::uint32_t{byte & 0x0Fu} << 12) | (std::uint32_t{second & 0x3Fu} << 6) | (third & 0x3Fu);
+      if (code_point < 0x800 || (code_point >= 0xD800 && code_point <= 0xDFFF)) return false;
+      i += 3;
+      continue;
+    }
     int length = 0;
     std::uint32_t code_point = 0;
     if ((byte & 0xE0) == 0xC0) {

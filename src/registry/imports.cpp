@@ -266,7 +266,9 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
     std::vector<BatchRow> rows;
     rows.reserve(static_cast<std::size_t>(plan.batch_rows));
     std::vector<Rejection> rejected;  // rows refused before storage: the shape of the line
-    std::unordered_set<std::string> keys;
+    // The keys of the batch in stored form, as views of the rows' own keys: `rows` has room for
+    // the whole batch, so they never move.
+    std::unordered_set<std::string_view> keys;
     keys.reserve(static_cast<std::size_t>(plan.batch_rows));
     const std::int64_t batch_offset = reader->offset();
     const std::int64_t first_line = reader->next_line();
@@ -313,13 +315,15 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
           rejected.push_back(*refusal);
         } else {
           // Compared in stored form; write_batch() checks the key itself.
-          if (!keys.insert(Registries::key_form(definition, row.key)).second) {
+          row.key = Registries::key_form(definition, row.key);
+          if (keys.contains(row.key)) {
             // A key again in one batch ends the batch before it: the row is read again by the
             // next batch and written as a change of the record the first row made.
             repeated_key = true;
             break;
           }
           rows.push_back(std::move(row));
+          keys.insert(rows.back().key);
         }
       }
       read_count += 1;

@@ -336,6 +336,12 @@ Result<BatchReceipt> Registries::write_batch(store::Session& session, const Regi
   for (std::size_t member = 0; member < members.size(); ++member) members[member] = member;
   std::sort(members.begin(), members.end(),
             [&](std::size_t a, std::size_t b) { return member_field(a).name < member_field(b).name; });
+  // What precedes each member's value in the stored text: its name, quoted, and a colon.
+  std::vector<std::string> member_names(members.size());
+  for (std::size_t member = 0; member < members.size(); ++member) {
+    append_json_string(member_names[member], member_field(member).name);
+    member_names[member] += ':';
+  }
   // Where each field of the definition is among the columns, for creation_refusal().
   std::vector<std::size_t> column_of(definition.fields.size(), key_member);
   for (std::size_t column = 0; column < columns.size(); ++column) {
@@ -397,8 +403,7 @@ Result<BatchReceipt> Registries::write_batch(store::Session& session, const Regi
       std::string_view value = member == key_member ? std::string_view(row.key) : std::string_view(given.values[member]);
       if (value.empty()) continue;
       if (row.new_fields.size() > 1) row.new_fields += ',';
-      append_json_string(row.new_fields, field.name);
-      row.new_fields += ':';
+      row.new_fields += member_names[member];
       append_stored_value(row.new_fields, field, value);
       if (field.indexed && member != key_member) row.new_lookups.push_back({&field, stored_text(field, value)});
     }

@@ -35,7 +35,8 @@ int character_count(std::string_view text) {
 }
 
 Status check_string(const FieldDefinition& field, std::string_view text) {
-  const int length = character_count(text);
+  // Counted only for a field with bounds: addresses have none, and are an import's longest cells.
+  const int length = field.minimum_length || field.maximum_length ? character_count(text) : 0;
   if (field.minimum_length && length < *field.minimum_length) {
     return invalid(field, "registry.value_length", "must be at least " + std::to_string(*field.minimum_length) + " characters");
   }
