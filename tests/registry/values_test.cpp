@@ -79,7 +79,7 @@ TEST_F(Values, FixedLengthPatternsMatchAsTheirRegularExpressions) {
   // left to std::regex.
   const std::vector<std::string> values = {"13812345678", "12812345678", "1381234567", "138123456789", "1381234567a",
                                            "", "A1", "a1", "Z9", "B-", "1\xE5\xBC\xA0", "abc", "ab", "x"};
-  for (const std::string& pattern : {"1[3-9][0-9]{9}", "[A-Z][0-9]", "abc", "[a-cx]{1}", "[0-9A-Za-z]{2}", "a[b]{1}c?"}) {
+  for (const char* pattern : {"1[3-9][0-9]{9}", "[A-Z][0-9]", "abc", "[a-cx]{1}", "[0-9A-Za-z]{2}", "a[b]{1}c?"}) {
     FieldDefinition field = field_of(FieldType::string, "code");
     field.pattern_text = pattern;
     field.pattern.emplace(pattern, std::regex::ECMAScript);
