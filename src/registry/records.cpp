@@ -144,7 +144,8 @@ constexpr const char* schema_v1 = R"(CREATE TABLE registry_record (
 // Rows written by one INSERT. On PostgreSQL a statement is a round trip: a hundred rows to one
 // took an import of 200,000 persons from 2,500 to 18,800 rows/s (well under its limit of 65,535
 // parameters). SQLite runs in the process, and there one row to a statement is faster (about
-// 29,000 rows/s against 21,000 with a hundred).
+// 29,000 rows/s against 21,000 with a hundred; again once parameters were bound by position:
+// 76,000 against 44,000-55,000 with 2 to 50 lookups to a statement).
 std::size_t rows_per_statement(store::Backend backend) { return backend == store::Backend::postgresql ? 100 : 1; }
 
 bool is_personal(const FieldDefinition& field) {
