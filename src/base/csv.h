@@ -5,7 +5,8 @@
 //   quotes may hold commas, line breaks and doubled quotes (""); a record ends at LF or CRLF.
 //   A UTF-8 byte order mark at the very start is skipped. It knows the line number where each
 //   record starts and the byte offset just after it, so a reader can be resumed exactly where an
-//   earlier one stopped (seek to offset(), tell it the line).
+//   earlier one stopped (seek to offset(), tell it the line). It reads the stream ahead in blocks,
+//   so the stream's own position says nothing about the records returned.
 // - Encodings: UTF-8 and GB18030 (GB 18030-2005, a superset of GBK and GB2312), converted with
 //   glibc's iconv. GB18030's multi-byte sequences never contain the bytes of ',', '"', CR or LF,
 //   so CSV structure can be read before conversion, a record at a time.

@@ -579,6 +579,9 @@ Status Registries::store_rows(store::Session& session, const RegistryDefinition&
                               std::string_view reason, const Writer& writer, std::int64_t log_index,
                               const std::string& written_at) const {
   std::vector<Lookup> lookups;
+  lookups.reserve(std::accumulate(rows.begin(), rows.end(), std::size_t{0}, [](std::size_t sum, const PendingRow& row) {
+    return sum + row.new_lookups.size();
+  }));
   for (PendingRow& row : rows) {
     if (!row.refusal.ok()) continue;
     if (row.created) {
