@@ -202,6 +202,7 @@ Status DefinitionReader::read_validators(const YAML::Node& item, const std::stri
                    std::string("is not a valid regular expression: ") + problem.what());
     }
     field.pattern_text = *pattern;
+    field.fixed_pattern = fixed_length_pattern(*pattern);
   }
   auto minimum_length = read_count(item, path, "min_length");
   if (!minimum_length.ok()) return minimum_length.take_error();

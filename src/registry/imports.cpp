@@ -5,8 +5,9 @@
 #include "crypto/crypto.h"
 #include "registry/storage.h"
 
-#include <charconv>
+#include <algorithm>
 #include <fstream>
+#include <unordered_set>
 
 namespace onewindow::registry {
 
@@ -58,20 +59,6 @@ Result<std::pair<std::int64_t, std::string>> fingerprint(const std::filesystem::
   }
   if (input.bad()) return unreadable(file);
   return std::make_pair(size, crypto::to_hex(hasher.finish()));
-}
-
-// A cell as the JSON value its field takes; an integer field's text must be an integer. Other
-// types stay strings, for validate_value to check (a decimal is accepted as a digit string).
-Result<nlohmann::json> cell_value(const FieldDefinition& field, const std::string& text) {
-  if (field.type == FieldType::integer) {
-    std::int64_t number = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (error != std::errc() || end != text.data() + text.size()) {
-      return Error::invalid("registry.value_type", field.name, field.name + " must be a whole number");
-    }
-    return nlohmann::json(number);
-  }
-  return nlohmann::json(text);
 }
 
 }  // namespace
@@ -248,6 +235,16 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
   for (const FieldDefinition* field : fields) {
     if (field == nullptr) return fail(id, Error::invalid("registry.unknown_field", "columns", "a column is no longer a field"));
   }
+  // Each cell's place in a BatchRow: the key, or the value of a column other than the key.
+  const std::size_t key_cell = static_cast<std::size_t>(
+      std::find(fields.begin(), fields.end(), &definition.key_field()) - fields.begin());
+  std::vector<const FieldDefinition*> value_columns;
+  std::vector<std::size_t> value_of_cell(fields.size(), 0);
+  for (std::size_t cell = 0; cell < fields.size(); ++cell) {
+    if (cell == key_cell) continue;
+    value_of_cell[cell] = value_columns.size();
+    value_columns.push_back(fields[cell]);
+  }
 
   // The file must still be the one begun with; a changed file would shift every offset.
   auto print = fingerprint(plan.file);
@@ -269,7 +266,10 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
     std::vector<BatchRow> rows;
     rows.reserve(static_cast<std::size_t>(plan.batch_rows));
     std::vector<Rejection> rejected;  // rows refused before storage: the shape of the line
-    std::set<std::string> keys;
+    // The keys of the batch in stored form, as views of the rows' own keys: `rows` has room for
+    // the whole batch, so they never move.
+    std::unordered_set<std::string_view> keys;
+    keys.reserve(static_cast<std::size_t>(plan.batch_rows));
     const std::int64_t batch_offset = reader->offset();
     const std::int64_t first_line = reader->next_line();
     std::int64_t end_offset = batch_offset;  // the position after the last row of the batch
@@ -296,19 +296,16 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
       } else {
         BatchRow row;
         row.line = line;
-        row.fields = nlohmann::json::object();
+        row.values.resize(value_columns.size());
         std::optional<Rejection> refusal;
         for (std::size_t i = 0; i < cells.size() && !refusal; ++i) {
           if (cells[i].empty()) continue;
-          auto text = to_utf8(cells[i], *encoding);
-          if (!text.ok()) {
+          if (Status text = convert_to_utf8(cells[i], *encoding); !text.ok()) {
             refusal = Rejection{line, fields[i]->name, text.error().code, text.error().message};
-          } else if (fields[i]->name == definition.key) {
-            row.key = std::move(*text);
-          } else if (auto value = cell_value(*fields[i], *text); !value.ok()) {
-            refusal = Rejection{line, fields[i]->name, value.error().code, value.error().message};
+          } else if (i == key_cell) {
+            row.key = std::move(cells[i]);
           } else {
-            row.fields[fields[i]->name] = std::move(*value);
+            row.values[value_of_cell[i]] = std::move(cells[i]);
           }
         }
         if (!refusal && row.key.empty()) {
@@ -318,13 +315,15 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
           rejected.push_back(*refusal);
         } else {
           // Compared in stored form; write_batch() checks the key itself.
-          if (!keys.insert(Registries::key_form(definition, row.key)).second) {
+          row.key = Registries::key_form(definition, row.key);
+          if (keys.contains(row.key)) {
             // A key again in one batch ends the batch before it: the row is read again by the
             // next batch and written as a change of the record the first row made.
             repeated_key = true;
             break;
           }
           rows.push_back(std::move(row));
+          keys.insert(rows.back().key);
         }
       }
       read_count += 1;
@@ -348,7 +347,7 @@ Result<ImportStatus> Imports::run(const std::string& id, const std::function<voi
       }
       BatchReceipt receipt;
       if (!rows.empty()) {
-        auto written = registries_.write_batch(session, definition, rows, plan.reason, writer,
+        auto written = registries_.write_batch(session, definition, value_columns, rows, plan.reason, writer,
                                                {{"import", id}, {"first_line", first_line}, {"last_line", end_line - 1}});
         if (!written.ok()) return written.take_error();
         receipt = std::move(written).value();

@@ -1,6 +1,7 @@
 // Checking and masking single values by their field definitions.
 #include "registry/registry.h"
 
+#include <charconv>
 #include <cstdlib>
 
 namespace onewindow::registry {
@@ -22,15 +23,33 @@ std::vector<std::size_t> character_starts(std::string_view text) {
   return starts;
 }
 
-Status check_string(const FieldDefinition& field, const std::string& text) {
-  const auto length = static_cast<int>(character_starts(text).size());
+// How many characters character_starts() would find, without making the list: lengths are
+// checked for every string cell of an import.
+int character_count(std::string_view text) {
+  auto starts = [](char byte) { return (static_cast<unsigned char>(byte) & 0xC0) != 0x80; };
+  int count = 0;
+  for (char byte : text) count += starts(byte) ? 1 : 0;
+  // A stray continuation byte at the very start counts as a character, as there.
+  if (!text.empty() && !starts(text[0])) ++count;
+  return count;
+}
+
+Status check_string(const FieldDefinition& field, std::string_view text) {
+  // Counted only for a field with bounds: addresses have none, and are an import's longest cells.
+  const int length = field.minimum_length || field.maximum_length ? character_count(text) : 0;
   if (field.minimum_length && length < *field.minimum_length) {
     return invalid(field, "registry.value_length", "must be at least " + std::to_string(*field.minimum_length) + " characters");
   }
   if (field.maximum_length && length > *field.maximum_length) {
     return invalid(field, "registry.value_length", "must be at most " + std::to_string(*field.maximum_length) + " characters");
   }
-  if (field.pattern && !std::regex_match(text, *field.pattern)) {
+  if (!field.fixed_pattern.empty()) {
+    bool matches = text.size() == field.fixed_pattern.size();
+    for (std::size_t at = 0; matches && at < text.size(); ++at) {
+      matches = field.fixed_pattern[at].test(static_cast<unsigned char>(text[at]));
+    }
+    if (!matches) return invalid(field, "registry.value_pattern", "does not have the required form " + field.pattern_text);
+  } else if (field.pattern && !std::regex_match(text.begin(), text.end(), *field.pattern)) {
     return invalid(field, "registry.value_pattern", "does not have the required form " + field.pattern_text);
   }
   return ok_status();
@@ -67,7 +86,7 @@ bool is_decimal_text(std::string_view text) {
   return fraction > 0 && index == text.size();
 }
 
-Status check_date(const FieldDefinition& field, const std::string& text, Date today) {
+Status check_date(const FieldDefinition& field, std::string_view text, Date today) {
   auto date = Date::parse(text, field.name);
   if (!date.ok()) return date.take_error();
   if (field.not_in_future && *date > today) return invalid(field, "registry.value_future", "must not be in the future");
@@ -80,30 +99,8 @@ Status check_date(const FieldDefinition& field, const std::string& text, Date to
   return ok_status();
 }
 
-}  // namespace
-
-Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
-                      const DivisionCodes& divisions) {
-  if (value.is_null()) {
-    return field.required ? invalid(field, "registry.value_required", "is required") : ok_status();
-  }
-  switch (field.type) {
-    case FieldType::integer:
-      if (!value.is_number_integer()) return invalid(field, "registry.value_type", "must be a whole number");
-      return check_range(field, value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>())
-                                                           : static_cast<double>(value.get<std::int64_t>()));
-    case FieldType::decimal:
-      if (value.is_number()) return check_range(field, value.get<double>());
-      if (value.is_string() && is_decimal_text(value.get_ref<const std::string&>())) {
-        return check_range(field, std::strtod(value.get_ref<const std::string&>().c_str(), nullptr));
-      }
-      return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
-    default:
-      break;
-  }
-  // Every other type is held as text.
-  if (!value.is_string()) return invalid(field, "registry.value_type", "must be text");
-  const std::string& text = value.get_ref<const std::string&>();
+// The checks of every type held as JSON text (all but integer and decimal).
+Status check_text(const FieldDefinition& field, std::string_view text, Date today, const DivisionCodes& divisions) {
   switch (field.type) {
     case FieldType::string:
       return check_string(field, text);
@@ -136,6 +133,93 @@ Status validate_value(const FieldDefinition& field, const nlohmann::json& value,
       break;
   }
   return ok_status();
+}
+
+Status check_decimal_text(const FieldDefinition& field, std::string_view text) {
+  if (!is_decimal_text(text)) return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
+  return check_range(field, std::strtod(std::string(text).c_str(), nullptr));
+}
+
+}  // namespace
+
+std::vector<std::bitset<256>> fixed_length_pattern(std::string_view pattern) {
+  auto plain = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  std::vector<std::bitset<256>> positions;
+  std::size_t at = 0;
+  while (at < pattern.size()) {
+    std::bitset<256> accepted;
+    if (plain(pattern[at])) {
+      accepted.set(static_cast<unsigned char>(pattern[at++]));
+    } else if (pattern[at] == '[') {
+      ++at;
+      while (at < pattern.size() && pattern[at] != ']') {
+        char low = pattern[at];
+        char high = low;
+        if (!plain(low)) return {};
+        if (at + 2 < pattern.size() && pattern[at + 1] == '-' && pattern[at + 2] != ']') {
+          high = pattern[at + 2];
+          if (!plain(high) || high < low) return {};
+          at += 3;
+        } else {
+          at += 1;
+        }
+        for (int c = static_cast<unsigned char>(low); c <= static_cast<unsigned char>(high); ++c) accepted.set(c);
+      }
+      if (at == pattern.size() || accepted.none()) return {};
+      ++at;  // the ]
+    } else {
+      return {};
+    }
+    std::size_t times = 1;
+    if (at < pattern.size() && pattern[at] == '{') {
+      std::size_t close = pattern.find('}', at);
+      if (close == std::string_view::npos) return {};
+      auto [end, error] = std::from_chars(pattern.data() + at + 1, pattern.data() + close, times);
+      if (error != std::errc() || end != pattern.data() + close || times < 1 || times > 1000) return {};
+      at = close + 1;
+    }
+    positions.insert(positions.end(), times, accepted);
+  }
+  return positions;
+}
+
+Status validate_value(const FieldDefinition& field, const nlohmann::json& value, Date today,
+                      const DivisionCodes& divisions) {
+  if (value.is_null()) {
+    return field.required ? invalid(field, "registry.value_required", "is required") : ok_status();
+  }
+  switch (field.type) {
+    case FieldType::integer:
+      if (!value.is_number_integer()) return invalid(field, "registry.value_type", "must be a whole number");
+      return check_range(field, value.is_number_unsigned() ? static_cast<double>(value.get<std::uint64_t>())
+                                                           : static_cast<double>(value.get<std::int64_t>()));
+    case FieldType::decimal:
+      if (value.is_number()) return check_range(field, value.get<double>());
+      if (value.is_string()) return check_decimal_text(field, value.get_ref<const std::string&>());
+      return invalid(field, "registry.value_type", "must be a number, such as 1000000.50");
+    default:
+      break;
+  }
+  // Every other type is held as text.
+  if (!value.is_string()) return invalid(field, "registry.value_type", "must be text");
+  return check_text(field, value.get_ref<const std::string&>(), today, divisions);
+}
+
+Status validate_text(const FieldDefinition& field, std::string_view text, Date today, const DivisionCodes& divisions) {
+  switch (field.type) {
+    case FieldType::integer: {
+      std::int64_t number = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (error != std::errc() || end != text.data() + text.size()) {
+        return invalid(field, "registry.value_type", "must be a whole number");
+      }
+      return check_range(field, static_cast<double>(number));
+    }
+    case FieldType::decimal:
+      return check_decimal_text(field, text);
+    default:
+      return check_text(field, text, today, divisions);
+  }
 }
 
 std::string mask(const FieldDefinition& field, std::string_view value) {

@@ -101,6 +101,17 @@ TEST(Csv, InvalidBytesAreRefusedForTheirEncoding) {
   EXPECT_EQ(to_utf8("\xC0\x80", TextEncoding::utf8).error().code, "csv.bad_encoding");  // overlong
   EXPECT_EQ(to_utf8("ok\x81", TextEncoding::gb18030).error().code, "csv.bad_encoding");  // cut short
   EXPECT_TRUE(to_utf8("张三", TextEncoding::utf8).ok());
+  // Three-byte forms, checked on a path of their own: overlong, a surrogate, cut short, and a
+  // run of ASCII long enough to be checked eight bytes at a time before them.
+  for (const char* bad : {"\xE0\x80\x80", "\xED\xA0\x80", "\xE5\xBC", "\xE5\x41\x80", "abcdefghijk\xE5\xBC"}) {
+    EXPECT_EQ(to_utf8(bad, TextEncoding::utf8).error().code, "csv.bad_encoding") << bad;
+  }
+  std::string text = "山东省青岛市 id 370202198001010011 \xF0\xA0\x80\x80 \xEF\xBF\xBD";
+  EXPECT_TRUE(convert_to_utf8(text, TextEncoding::utf8).ok());
+  EXPECT_EQ(convert_to_utf8(text, TextEncoding::utf8).ok(), to_utf8(text, TextEncoding::utf8).ok());
+  std::string gb = *from_utf8("欧阳娜娜", TextEncoding::gb18030);
+  ASSERT_TRUE(convert_to_utf8(gb, TextEncoding::gb18030).ok());
+  EXPECT_EQ(gb, "欧阳娜娜");
   EXPECT_EQ(parse_text_encoding("GB18030").value(), TextEncoding::gb18030);
   EXPECT_EQ(parse_text_encoding("latin1").error().code, "csv.unknown_encoding");
 }

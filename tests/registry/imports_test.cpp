@@ -2,6 +2,7 @@
 // an interrupted import resumed without duplicates or losses, and the schema migration that
 // brought the current-values storage. On SQLite and PostgreSQL.
 #include "registry_fixture.h"
+#include "registry/storage.h"
 
 namespace onewindow::registry {
 namespace {
@@ -244,6 +245,72 @@ TEST_P(ImportsTest, AFileChangedUnderAnImportFailsItAndSaysSo) {
   EXPECT_EQ(nlohmann::json::parse(last->content)["action"], "registry.import_failed");
 }
 
+TEST_P(ImportsTest, ImportedRecordsAreStoredAsWritesStoreThemAndFoundByTheirLookups) {
+  // Imports write a new record's stored text straight from the cells; it must be what a write
+  // of the same values stores, escapes and member order included.
+  std::string imported = citizen_id("370285", "19851111", 101);
+  std::string written = citizen_id("370285", "19851111", 103);
+  const std::string address = "山东省青岛市\t莱西市 \"烟台\" 路\\8号\x01\n二单元";
+  std::string csv = "household_address,name,id_number,sex,birth_date,household_division,phone\r\n";
+  csv += "\"山东省青岛市\t莱西市 \"\"烟台\"\" 路\\8号\x01\n二单元\",欧阳娜娜," + imported + ",2,1985-11-11,370285,13812345678\r\n";
+  auto finished = import_file(directory_.write("persons.csv", csv));
+  ASSERT_TRUE(finished.ok()) << finished.error().message;
+  ASSERT_EQ(finished->rows_created, 1) << *imports_->rejections_csv(finished->id);
+  ASSERT_TRUE(registries_
+                  ->write("person", written,
+                          {{"household_address", address}, {"name", "欧阳娜娜"}, {"sex", "2"}, {"birth_date", "1985-11-11"},
+                           {"household_division", "370285"}, {"phone", "13812345678"}},
+                          "出生登记", police_)
+                  .ok());
+  auto stored = [&](const std::string& key) {
+    auto text = database_->read_value<std::string>([&](store::Session& session) -> Result<std::string> {
+      auto row = session.query_one("SELECT fields FROM registry_record WHERE record_key = $1", {key});
+      if (!row.ok()) return row.take_error();
+      return (*row)->text(0);
+    });
+    EXPECT_TRUE(text.ok());
+    return text.ok() ? *text : std::string();
+  };
+  std::string from_import = stored(imported);
+  std::string from_write = stored(written);
+  from_write.replace(from_write.find(written), written.size(), imported);
+  EXPECT_EQ(from_import, from_write);
+  EXPECT_EQ(nlohmann::json::parse(from_import)["household_address"], address);
+
+  auto by_name = registries_->search("person", {"name", std::nullopt, std::string("欧阳"), "", 10}, {"police"});
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ((*by_name)["records"].size(), 2u);
+  auto by_division =
+      registries_->search("person", {"household_division", nlohmann::json("370285"), std::nullopt, "", 10}, {"police"});
+  ASSERT_TRUE(by_division.ok());
+  EXPECT_EQ((*by_division)["records"].size(), 2u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM registry_lookup"), 4);
+}
+
+TEST_P(ImportsTest, IntegerCellsAreStoredAsNumbers) {
+  // A legal person (market), then its insured employees (social security): "012" is the number 12,
+  // "12a" is no number.
+  std::string uscc = "91110000600037341L";
+  auto company = registries_->write(
+      "legal_person", uscc,
+      {{"name", "青岛示范有限公司"}, {"entity_type", "limited_liability_company"}, {"legal_representative", "李四"},
+       {"address", "山东省青岛市市南区香港中路1号"}, {"division", "370202"}, {"establishment_date", "2020-05-01"},
+       {"status", "active"}},
+      "设立登记", market_);
+  ASSERT_TRUE(company.ok()) << company.error().message;
+  ImportRequest request{"legal_person",
+                        directory_.write("hrss.csv", "uscc,insured_employee_count\r\n" + uscc + ",012\r\n" + uscc + ",12a\r\n"),
+                        TextEncoding::utf8, "参保数据", {"acc_hrss", "hrss"}};
+  auto begun = imports_->begin(request);
+  ASSERT_TRUE(begun.ok()) << begun.error().message;
+  auto finished = imports_->run(begun->id);
+  ASSERT_TRUE(finished.ok());
+  EXPECT_EQ(finished->rows_updated, 1);
+  EXPECT_EQ(finished->rows_rejected, 1);
+  EXPECT_NE(imports_->rejections_csv(finished->id)->find("insured_employee_count,registry.value_type"), std::string::npos);
+  EXPECT_EQ((*registries_->read("legal_person", uscc, {"hrss"}))["fields"]["insured_employee_count"], 12);
+}
+
 TEST_P(ImportsTest, TheStorageMigrationKeepsRecordsWrittenBeforeIt) {
   // A database at registry version 1, with a record written the way version 1 wrote it.
   auto all = Registries::migrations();
@@ -289,6 +356,30 @@ TEST_P(ImportsTest, TheStorageMigrationKeepsRecordsWrittenBeforeIt) {
   auto history = registries.history("person", person_id, {"police"});
   ASSERT_TRUE(history.ok());
   EXPECT_EQ((*history)["versions"].size(), 3u);
+}
+
+TEST(ImportText, ValuesGivenAsTextAreWrittenAsNlohmannJsonWritesThem) {
+  FieldDefinition text_field;
+  text_field.name = "name";
+  FieldDefinition number_field;
+  number_field.name = "count";
+  number_field.type = FieldType::integer;
+  for (const std::string& value : {std::string("张三"), std::string("a\"b\\c/d"), std::string("\b\f\n\r\t\x01\x1f\x7f"),
+                                   std::string(""), std::string("𠀀 emoji 😀")}) {
+    std::string out;
+    append_stored_value(out, text_field, value);
+    EXPECT_EQ(out, nlohmann::json(value).dump()) << value;
+    EXPECT_EQ(stored_text(text_field, value), lookup_text(nlohmann::json(value)));
+    EXPECT_EQ(stored_value(text_field, value), nlohmann::json(value));
+  }
+  for (const auto& [value, number] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"012", 12}, {"-5", -5}, {"0", 0}, {"-0", 0}, {"9223372036854775807", 9223372036854775807}}) {
+    std::string out;
+    append_stored_value(out, number_field, value);
+    EXPECT_EQ(out, nlohmann::json(number).dump()) << value;
+    EXPECT_EQ(stored_text(number_field, value), lookup_text(nlohmann::json(number)));
+    EXPECT_EQ(stored_value(number_field, value), nlohmann::json(number));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ImportsTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),

@@ -74,6 +74,27 @@ TEST_F(Values, PatternsMatchTheWholeValue) {
   EXPECT_EQ(check(field, "tel 13812345678"), "registry.value_pattern");
 }
 
+TEST_F(Values, FixedLengthPatternsMatchAsTheirRegularExpressions) {
+  // Patterns checked byte by byte must accept exactly what std::regex accepts; the others are
+  // left to std::regex.
+  const std::vector<std::string> values = {"13812345678", "12812345678", "1381234567", "138123456789", "1381234567a",
+                                           "", "A1", "a1", "Z9", "B-", "1\xE5\xBC\xA0", "abc", "ab", "x"};
+  for (const char* pattern : {"1[3-9][0-9]{9}", "[A-Z][0-9]", "abc", "[a-cx]{1}", "[0-9A-Za-z]{2}", "a[b]{1}c?"}) {
+    FieldDefinition field = field_of(FieldType::string, "code");
+    field.pattern_text = pattern;
+    field.pattern.emplace(pattern, std::regex::ECMAScript);
+    field.fixed_pattern = fixed_length_pattern(pattern);
+    for (const std::string& value : values) {
+      bool expected = std::regex_match(value, *field.pattern);
+      EXPECT_EQ(check(field, value) == "", expected) << pattern << " on " << value;
+    }
+  }
+  EXPECT_EQ(fixed_length_pattern("1[3-9][0-9]{9}").size(), 11u);
+  for (const char* other : {"a|b", "(ab)", "[^0-9]", "a{1,2}", "a*", "a+", "a?", ".", "\\d", "[a-]", "[]", "a{x}", "^a$"}) {
+    EXPECT_TRUE(fixed_length_pattern(other).empty()) << other;
+  }
+}
+
 TEST_F(Values, Integers) {
   FieldDefinition field = field_of(FieldType::integer, "employees");
   field.minimum = 0;
