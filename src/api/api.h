@@ -90,14 +90,22 @@ Result<std::string> string_field(const nlohmann::json& body, const char* name, b
 Result<std::vector<std::string>> string_list(const nlohmann::json& body, const char* name);
 Status only_known_fields(const nlohmann::json& body, std::initializer_list<std::string_view> known);
 
+// Writes one piece of a streamed body; false once the client has gone (stop producing then).
+using StreamWriter = std::function<bool(std::string_view piece)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A body produced piece by piece and never held whole (a bulk read as NDJSON): the server
+  // sends it chunked, calling `stream` on a thread of its own once the head is sent. Each write
+  // waits until the piece is on its way, so memory stays flat however long the body.
+  std::function<void(const StreamWriter& write)> stream;
 
   static Response json(int status, const nlohmann::json& body);
   static Response text(int status, std::string content_type, std::string body);
+  static Response streamed(std::string content_type, std::function<void(const StreamWriter& write)> stream);
 };
 
 // The HTTP status of each kind of error: the one table.

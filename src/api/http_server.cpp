@@ -9,6 +9,8 @@
 #include <restinio/all.hpp>
 
 #include <condition_variable>
+#include <future>
+#include <thread>
 
 namespace onewindow::api {
 
@@ -121,6 +123,7 @@ struct Server::Implementation {
     std::string route_pattern = "unmatched";
     Response response = respond(incoming, request, route_pattern);
 
+    if (response.stream) return stream(incoming, request, route_pattern, std::move(response), started);
     auto builder = incoming->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(response.status)}, reason_phrase(response.status)});
     builder.append_header("X-Request-Id", request.request_id);
@@ -144,6 +147,57 @@ struct Server::Implementation {
                 std::to_string(std::chrono::duration<double, std::milli>(elapsed).count()));
     }
     builder.done([this](const auto&) { finished_one(); });
+    return restinio::request_accepted();
+  }
+
+  // A streamed body: the head now, then the pieces from a thread of the stream's own, each
+  // waiting for the one before to be written (or the client to be gone), so that a slow client
+  // holds back the producer instead of filling memory.
+  restinio::request_handling_status_t stream(const restinio::request_handle_t& incoming, const Request& request,
+                                             const std::string& route_pattern, Response response,
+                                             std::chrono::steady_clock::time_point started) {
+    auto builder = std::make_shared<restinio::response_builder_t<restinio::chunked_output_t>>(
+        incoming->create_response<restinio::chunked_output_t>(restinio::http_status_line_t{
+            restinio::http_status_code_t{static_cast<std::uint16_t>(response.status)}, reason_phrase(response.status)}));
+    builder->append_header("X-Request-Id", request.request_id);
+    builder->append_header(restinio::http_field::content_type, response.content_type);
+    builder->append_header("X-Content-Type-Options", "nosniff");
+    builder->append_header(restinio::http_field::cache_control, "no-store");
+    for (const auto& [name, value] : response.headers) builder->append_header(name, value);
+    if (draining.load()) builder->connection_close();
+    std::thread([this, builder, produce = std::move(response.stream), method = request.method,
+                 path = std::string(incoming->header().path()), request_id = request.request_id, route_pattern,
+                 status = response.status, started] {
+      std::size_t bytes = 0;
+      bool gone = false;
+      auto write = [&](std::string_view piece) -> bool {
+        if (gone) return false;
+        if (piece.empty()) return true;
+        auto written = std::make_shared<std::promise<bool>>();
+        auto done = written->get_future();
+        builder->append_chunk(std::string(piece));
+        builder->flush([written](const restinio::asio_ns::error_code& error) { written->set_value(!error); });
+        if (done.wait_for(options.request_timeout) != std::future_status::ready || !done.get()) {
+          gone = true;
+          return false;
+        }
+        bytes += piece.size();
+        return true;
+      };
+      try {
+        produce(write);
+      } catch (const std::exception& failure) {
+        log::error("request_id=" + request_id + " streamed body failed: " + failure.what());
+      }
+      auto elapsed = std::chrono::steady_clock::now() - started;
+      metrics.record(method, route_pattern, status, elapsed);
+      if (options.access_log) {
+        log::info("access request_id=" + request_id + " method=" + method + " path=" + path + " route=" + route_pattern +
+                  " status=" + std::to_string(status) + " bytes=" + std::to_string(bytes) + " streamed duration_ms=" +
+                  std::to_string(std::chrono::duration<double, std::milli>(elapsed).count()));
+      }
+      builder->done([this](const auto&) { finished_one(); });
+    }).detach();
     return restinio::request_accepted();
   }
 

@@ -29,6 +29,13 @@ Response Response::json(int status, const nlohmann::json& body) {
   return response;
 }
 
+Response Response::streamed(std::string content_type, std::function<void(const StreamWriter& write)> stream) {
+  Response response;
+  response.content_type = std::move(content_type);
+  response.stream = std::move(stream);
+  return response;
+}
+
 Response Response::text(int status, std::string content_type, std::string body) {
   Response response;
   response.status = status;
