@@ -321,6 +321,40 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::
                 return Response::json(200, *answer);
               }});
 
+  router.add({"POST", "/api/v1/exchange/resources/{id}/bulk-read", "exchange.read",
+              "Reads every record of a registry resource through the caller's department's grant, streamed as NDJSON "
+              "(application/x-ndjson): a line {\"key\", \"fields\"} per record, then a receipt line naming the "
+              "transparency-log entries of the read's beginning and end and the SM3 hashes of the request and of the "
+              "record lines. A refusal is an ordinary error before anything is sent.",
+              "exchange",
+              [&exchange, consumer_of](const Request& request) -> Result<Response> {
+                std::vector<std::string> items;
+                if (!request.body.empty()) {
+                  auto body = request.json_body();
+                  if (!body.ok()) return body.take_error();
+                  ONEWINDOW_TRY(only_known_fields(*body, {"items"}));
+                  auto named = string_list(*body, "items");
+                  if (!named.ok()) return named.take_error();
+                  items = *named;
+                }
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto begun = exchange.begin_bulk_read(request.path_parameters.at("id"), items, *consumer);
+                if (!begun.ok()) return begun.take_error();
+                return Response::streamed("application/x-ndjson", [&exchange, read = *begun,
+                                                                   request_id = request.request_id](const StreamWriter& write) {
+                  Status done = exchange.run_bulk_read(read, write);
+                  // Too late for a status code: the error is the last line, in the one envelope's shape.
+                  if (!done.ok() && done.error().code != "exchange.client_gone") {
+                    write(nlohmann::json{{"error", {{"code", done.error().code}, {"message", done.error().message},
+                                                    {"request_id", request_id}}}}
+                              .dump() +
+                          "\n");
+                  }
+                });
+              },
+              {{"type", "object"}, {"properties", {{"items", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}});
+
   router.add({"GET", "/api/v1/me/data-reads", "exchange.own_reads",
               "Who read my data: every read of the caller's own record (a citizen's person record, an enterprise "
               "user's legal person) through the exchange: which department, when, which items, for what purpose "

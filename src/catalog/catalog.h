@@ -230,7 +230,7 @@ class Catalog {
 //   answer's "records" list.
 //
 // Errors: catalog.bad_field (keys: 1 to 100; items), catalog.not_a_registry (a resource that is
-// not a registry cannot be read by key), and those of check_grant and the registry.
+// not a registry cannot be read by key or in bulk), and those of check_grant and the registry.
 
 struct Consumer {
   std::string account_id;      // the official, or "oidc_client:<id>" for a department's system
@@ -241,6 +241,16 @@ struct ReadRequest {
   std::string resource_id;  // its id or code
   std::vector<std::string> keys;
   std::vector<std::string> items;  // empty: every item the grant covers
+};
+
+// A bulk read under way: checked and its beginning recorded.
+struct BulkRead {
+  Resource resource;
+  Grant grant;
+  std::vector<std::string> items;
+  Consumer consumer;
+  std::string request_hash;
+  std::int64_t begun_log_index = 0;
 };
 
 class Exchange {
@@ -254,7 +264,21 @@ class Exchange {
   //  "receipt": {"log_index", "request_hash", "response_hash", "read_at"}}
   Result<nlohmann::json> read(const ReadRequest& request, const Consumer& consumer);
 
-  // Who read my data: every read of one record, newest first, at most 1,000:
+  // A bulk read of every record of a registry resource, in two steps so that a refusal is an
+  // ordinary error before anything is sent. begin_bulk_read checks the grant as read() does and
+  // records "exchange.bulk_read_begun" (the consumer, purpose, resource, items and request hash);
+  // run_bulk_read then writes NDJSON through `write`, one line per record ({"key", "fields"}),
+  // from one snapshot and never holding the records, and ends with a receipt line
+  // {"receipt": {"log_index", "begun_log_index", "request_hash", "response_hash", "records",
+  // "read_at"}} for the entry "exchange.bulk_read" it records after the last record. The response
+  // hash is SM3 of the record lines exactly as written, newlines included. A client that goes
+  // away stops the read; its beginning stays recorded.
+  Result<BulkRead> begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,
+                                   const Consumer& consumer);
+  Status run_bulk_read(const BulkRead& read, const std::function<bool(std::string_view)>& write);
+
+  // Who read my data: every read of one record, newest first, at most 1,000 (bulk reads of its
+  // registry made while it existed among them):
   // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index"}]}
   Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key) const;
 

@@ -29,6 +29,19 @@ constexpr const char* schema_v1 = R"(
       PRIMARY KEY (log_index, record_key));
     CREATE INDEX exchange_read_record ON exchange_read (registry, record_key, read_at);
     CREATE INDEX exchange_read_consumer ON exchange_read (consumer, read_at);
+    CREATE TABLE exchange_bulk_read (
+      log_index BIGINT PRIMARY KEY,
+      registry TEXT NOT NULL,
+      read_at TEXT NOT NULL,
+      consumer TEXT NOT NULL,
+      account TEXT NOT NULL,
+      resource_code TEXT NOT NULL,
+      grant_id TEXT NOT NULL,
+      items TEXT NOT NULL,
+      purpose TEXT NOT NULL,
+      legal_basis TEXT NOT NULL,
+      records BIGINT NOT NULL);
+    CREATE INDEX exchange_bulk_read_registry ON exchange_bulk_read (registry, read_at);
 )";
 
 Result<std::string> sm3_of_canonical(const nlohmann::json& value) {
@@ -47,36 +60,61 @@ std::vector<store::Migration> Exchange::migrations() {
   return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""}};
 }
 
-Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer& consumer) {
-  if (request.keys.empty() || request.keys.size() > most_keys_per_read) {
-    return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
-  }
-  auto resource = catalog_.resource(request.resource_id);
+// The registry resource, the items (all the grant covers when none are named) and the grant
+// that allows reading them.
+struct Allowed {
+  Resource resource;
+  std::vector<std::string> items;
+  Grant grant;
+};
+
+static Result<Allowed> allowed(const Catalog& catalog, std::string_view resource_id, const std::vector<std::string>& named_items,
+                        const Consumer& consumer) {
+  auto resource = catalog.resource(resource_id);
   if (!resource.ok()) return resource.take_error();
   if (resource->registry.empty()) {
     return Error::invalid("catalog.not_a_registry", "resource_id",
-                          "resource " + resource->code + " is not a registry: its records are not read by key");
+                          "resource " + resource->code + " is not a registry: its records are not read through the exchange");
   }
-  auto definition = registries_.definition(resource->registry);
-  if (!definition.ok()) return definition.take_error();
-
-  std::vector<std::string> items = request.items;
   std::set<std::string> named;
-  for (const std::string& item : items) {
+  for (const std::string& item : named_items) {
     if (!resource->item(item)) {
       return Error(ErrorKind::invalid_argument, "catalog.unknown_item", "the resource has no data item " + item,
                    {{"field", "items"}, {"item", item}});
     }
     if (!named.insert(item).second) return Error::invalid("catalog.bad_field", "items", "the data item " + item + " is named twice");
   }
-  // With no items named, everything the newest grant covers.
+  std::vector<std::string> items = named_items;
   if (items.empty()) {
-    auto any = catalog_.check_grant(consumer.department_key, resource->id, {});
+    auto any = catalog.check_grant(consumer.department_key, resource->id, {});
     if (!any.ok()) return any.take_error();
     items = any->items;
   }
-  auto grant = catalog_.check_grant(consumer.department_key, resource->id, items);
+  auto grant = catalog.check_grant(consumer.department_key, resource->id, items);
   if (!grant.ok()) return grant.take_error();
+  return Allowed{std::move(resource).value(), std::move(items), std::move(grant).value()};
+}
+
+static nlohmann::json only(const nlohmann::json& fields, const std::vector<std::string>& items) {
+  nlohmann::json kept = nlohmann::json::object();
+  for (const std::string& item : items) {
+    auto value = fields.find(item);
+    if (value != fields.end()) kept[item] = *value;
+  }
+  return kept;
+}
+
+Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer& consumer) {
+  if (request.keys.empty() || request.keys.size() > most_keys_per_read) {
+    return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
+  }
+  auto permitted = allowed(catalog_, request.resource_id, request.items, consumer);
+  if (!permitted.ok()) return permitted.take_error();
+  const Resource* resource = &permitted->resource;
+  const std::vector<std::string>& items = permitted->items;
+  const Grant* grant = &permitted->grant;
+  auto definition = registries_.definition(resource->registry);
+  if (!definition.ok()) return definition.take_error();
 
   std::vector<std::string> keys;
   for (const std::string& key : request.keys) keys.push_back(registry::Registries::key_form(**definition, key));
@@ -92,12 +130,7 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
       records.push_back({{"key", key}, {"error", "registry.record_not_found"}});
       continue;
     }
-    nlohmann::json fields = nlohmann::json::object();
-    for (const std::string& item : items) {
-      auto value = (*record)["fields"].find(item);
-      if (value != (*record)["fields"].end()) fields[item] = *value;
-    }
-    records.push_back({{"key", key}, {"fields", fields}});
+    records.push_back({{"key", key}, {"fields", only((*record)["fields"], items)}});
     found_keys.push_back(key);
   }
 
@@ -141,6 +174,85 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
                           {"read_at", receipt->time}}}};
 }
 
+Result<BulkRead> Exchange::begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,
+                                           const Consumer& consumer) {
+  auto permitted = allowed(catalog_, resource_id, items, consumer);
+  if (!permitted.ok()) return permitted.take_error();
+  BulkRead read{std::move(permitted->resource), std::move(permitted->grant), std::move(permitted->items), consumer, "", 0};
+  auto request_hash = sm3_of_canonical(
+      {{"resource", read.resource.code}, {"consumer", consumer.department_key}, {"items", read.items}, {"bulk", true}});
+  if (!request_hash.ok()) return request_hash.take_error();
+  read.request_hash = *request_hash;
+  auto receipt = database_.write_value<audit::Receipt>([&](store::Session& session) {
+    return log_.record(session, {consumer.account_id, "", "exchange.bulk_read_begun", "catalog_resource", read.resource.id,
+                                 read.grant.legal_basis,
+                                 {{"resource", read.resource.code},
+                                  {"consumer", consumer.department_key},
+                                  {"grant", read.grant.id},
+                                  {"purpose", read.grant.purpose},
+                                  {"items", read.items},
+                                  {"request_hash", read.request_hash}}});
+  });
+  if (!receipt.ok()) return receipt.take_error();
+  read.begun_log_index = receipt->index;
+  return read;
+}
+
+Status Exchange::run_bulk_read(const BulkRead& read, const std::function<bool(std::string_view)>& write) {
+  const registry::Reader reader{read.consumer.department_key, read.resource.share_type == ShareType::conditional};
+  crypto::Sm3Hasher hasher;
+  std::int64_t records = 0;
+  bool client_gone = false;
+  std::string line;
+  ONEWINDOW_TRY(registries_.scan(read.resource.registry, reader, [&](const std::string& key, const nlohmann::json& fields) {
+    line = nlohmann::json{{"key", key}, {"fields", only(fields, read.items)}}.dump();
+    line += '\n';
+    hasher.update(line);
+    ++records;
+    if (!write(line)) {
+      client_gone = true;
+      return false;
+    }
+    return true;
+  }));
+  if (client_gone) return Error(ErrorKind::unavailable, "exchange.client_gone", "the client went away during the bulk read");
+  std::string response_hash = crypto::to_hex(hasher.finish());
+  std::string now = format_timestamp(clock_.now());
+  nlohmann::json item_list = read.items;
+  auto receipt = database_.write_value<audit::Receipt>([&](store::Session& session) -> Result<audit::Receipt> {
+    auto recorded = log_.record(session, {read.consumer.account_id, "", "exchange.bulk_read", "catalog_resource",
+                                          read.resource.id, read.grant.legal_basis,
+                                          {{"resource", read.resource.code},
+                                           {"consumer", read.consumer.department_key},
+                                           {"grant", read.grant.id},
+                                           {"items", item_list},
+                                           {"begun", read.begun_log_index},
+                                           {"records", records},
+                                           {"request_hash", read.request_hash},
+                                           {"response_hash", response_hash}}});
+    if (!recorded.ok()) return recorded.take_error();
+    ONEWINDOW_TRY(session
+                      .execute("INSERT INTO exchange_bulk_read (log_index, registry, read_at, consumer, account, resource_code, "
+                               "grant_id, items, purpose, legal_basis, records) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                               {recorded->index, read.resource.registry, now, read.consumer.department_key,
+                                read.consumer.account_id, read.resource.code, read.grant.id, item_list.dump(),
+                                read.grant.purpose, read.grant.legal_basis, records})
+                      .status());
+    return *recorded;
+  });
+  if (!receipt.ok()) return receipt.take_error();
+  nlohmann::json trailer = {{"receipt",
+                             {{"log_index", receipt->index},
+                              {"begun_log_index", read.begun_log_index},
+                              {"request_hash", read.request_hash},
+                              {"response_hash", response_hash},
+                              {"records", records},
+                              {"read_at", receipt->time}}}};
+  write(trailer.dump() + "\n");
+  return ok_status();
+}
+
 Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) const {
   auto definition = registries_.definition(registry_name);
   if (!definition.ok()) return definition.take_error();
@@ -151,16 +263,34 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
         "WHERE registry = $1 AND record_key = $2 ORDER BY read_at DESC, log_index DESC LIMIT 1000",
         {std::string(registry_name), stored});
     if (!rows.ok()) return rows.take_error();
-    nlohmann::json reads = nlohmann::json::array();
-    for (const auto& row : *rows) {
+    auto bulk = session.query(
+        "SELECT read_at, consumer, items, purpose, legal_basis, resource_code, log_index FROM exchange_bulk_read "
+        "WHERE registry = $1 ORDER BY read_at DESC LIMIT 1000",
+        {std::string(registry_name)});
+    if (!bulk.ok()) return bulk.take_error();
+    std::vector<nlohmann::json> reads;
+    auto add = [&](const store::Row& row, bool in_bulk) {
       reads.push_back({{"read_at", row.text(0)},
                        {"department", row.text(1)},
                        {"items", nlohmann::json::parse(row.text(2))},
                        {"purpose", row.text(3)},
                        {"legal_basis", row.text(4)},
                        {"resource", row.text(5)},
-                       {"log_index", row.integer(6)}});
+                       {"log_index", row.integer(6)},
+                       {"bulk", in_bulk}});
+    };
+    for (const auto& row : *rows) add(row, false);
+    for (const auto& row : *bulk) {
+      // A bulk read read this record when the record existed then.
+      auto then = parse_timestamp(row.text(0));
+      if (!then.ok()) continue;
+      if (registries_.read(registry_name, stored, {row.text(1)}, *then).ok()) add(row, true);
     }
+    std::sort(reads.begin(), reads.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+      return std::tie(a["read_at"].get_ref<const std::string&>(), a["log_index"].get_ref<const std::int64_t&>()) >
+             std::tie(b["read_at"].get_ref<const std::string&>(), b["log_index"].get_ref<const std::int64_t&>());
+    });
+    if (reads.size() > 1000) reads.resize(1000);
     return nlohmann::json{{"reads", reads}};
   });
 }

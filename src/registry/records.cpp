@@ -853,4 +853,26 @@ Result<nlohmann::json> Registries::history(std::string_view registry, std::strin
   });
 }
 
+Status Registries::scan(std::string_view registry, const Reader& reader,
+                        const std::function<bool(const std::string& key, const nlohmann::json& fields)>& on_record) const {
+  auto found = definition(registry);
+  if (!found.ok()) return found.take_error();
+  const RegistryDefinition& registry_definition = **found;
+  return database_.read([&](store::Session& session) -> Status {
+    Status failed;
+    Status scanned = session.query_each(
+        "SELECT record_key, fields FROM registry_record WHERE registry = $1 ORDER BY id", {std::string(registry)},
+        [&](const store::Row& row) {
+          auto values = nlohmann::json::parse(row.text(1), nullptr, false);
+          if (values.is_discarded()) {
+            failed = Error(ErrorKind::internal, "registry.corrupt_record", "a stored record of " + std::string(registry) + " is damaged");
+            return false;
+          }
+          return on_record(row.text(0), shown_fields(registry_definition, values, reader));
+        });
+    if (!failed.ok()) return failed;
+    return scanned;
+  });
+}
+
 }  // namespace onewindow::registry

@@ -328,6 +328,12 @@ class Registries {
   // when, why and the transparency-log entry.
   Result<nlohmann::json> history(std::string_view registry, std::string_view key, const Reader& reader) const;
 
+  // Every current record of the registry, in the order the records were made, from one read
+  // snapshot, each handed to on_record with its key and its fields masked for the reader, never
+  // all held at once; on_record returns false to stop. For the exchange's bulk reads.
+  Status scan(std::string_view registry, const Reader& reader,
+              const std::function<bool(const std::string& key, const nlohmann::json& fields)>& on_record) const;
+
   // The definition of a registry: registry.unknown_registry (404) when there is none.
   Result<const RegistryDefinition*> definition(std::string_view registry) const;
   // The key in its stored form (a final x of a citizen ID upper-cased, a USCC in capitals),

@@ -206,6 +206,64 @@ TEST_P(ExchangeTest, BadReadsNameTheField) {
   EXPECT_EQ(*log_->size(), logged) << "a refused read answers nothing and records nothing";
 }
 
+TEST_P(ExchangeTest, ABulkReadStreamsEveryRecordAndEndsWithItsReceipt) {
+  ASSERT_TRUE(registries_
+                  ->write("person", "44011320141005001X", {{"name", "李小明"}, {"sex", "1"}, {"birth_date", "2014-10-05"}},
+                          "出生登记", {"acc_police", "police"})
+                  .ok());
+  Consumer civil{"acc_civil", "civil"};
+  EXPECT_EQ(exchange_->begin_bulk_read(resources_.at("person"), {"name"}, civil).error().code, "catalog.no_grant");
+  grant("person", "civil", {"name", "birth_date"});
+  auto begun = exchange_->begin_bulk_read(resources_.at("person"), {"name"}, civil);
+  ASSERT_TRUE(begun.ok()) << begun.error().message;
+  std::vector<std::string> lines;
+  std::string records_text;
+  ASSERT_TRUE(exchange_
+                  ->run_bulk_read(*begun,
+                                  [&](std::string_view piece) {
+                                    lines.emplace_back(piece);
+                                    return true;
+                                  })
+                  .ok());
+  ASSERT_EQ(lines.size(), 3u);
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) records_text += lines[i];
+  auto first = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(first, (nlohmann::json{{"key", person_id}, {"fields", {{"name", "张三"}}}}));
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["fields"]["name"], "李小明");
+  auto receipt = nlohmann::json::parse(lines[2])["receipt"];
+  EXPECT_EQ(receipt["records"], 2);
+  EXPECT_EQ(receipt["response_hash"], crypto::to_hex(crypto::sm3(records_text)));
+  auto entry = log_->entry(receipt["log_index"].get<std::int64_t>());
+  ASSERT_TRUE(entry.ok());
+  EXPECT_NE(entry->content.find("exchange.bulk_read"), std::string::npos);
+  EXPECT_NE(entry->content.find(receipt["response_hash"].get<std::string>()), std::string::npos);
+  auto begun_entry = log_->entry(receipt["begun_log_index"].get<std::int64_t>());
+  ASSERT_TRUE(begun_entry.ok());
+  EXPECT_NE(begun_entry->content.find("exchange.bulk_read_begun"), std::string::npos);
+
+  // Both persons see the bulk read; one registered after it does not.
+  clock_.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(registries_
+                  ->write("person", "34052419800101001X", {{"name", "王五"}, {"sex", "1"}, {"birth_date", "1980-01-01"}},
+                          "迁入登记", {"acc_police", "police"})
+                  .ok());
+  auto mine = exchange_->reads_of("person", person_id);
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ((*mine)["reads"].size(), 1u) << mine->dump();
+  EXPECT_EQ((*mine)["reads"][0]["bulk"], true);
+  EXPECT_EQ((*mine)["reads"][0]["department"], "civil");
+  EXPECT_TRUE((*exchange_->reads_of("person", "34052419800101001X"))["reads"].empty());
+
+  // A client that goes away stops the read: no receipt, its beginning recorded.
+  auto again = exchange_->begin_bulk_read(resources_.at("person"), {}, civil);
+  ASSERT_TRUE(again.ok());
+  std::int64_t logged = *log_->size();
+  auto cut = exchange_->run_bulk_read(*again, [](std::string_view) { return false; });
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().code, "exchange.client_gone");
+  EXPECT_EQ(*log_->size(), logged);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ExchangeTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
                          [](const auto& info) { return std::string(store::backend_name(info.param)); });
 

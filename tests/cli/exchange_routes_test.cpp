@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace onewindow::cli {
 namespace {
 
@@ -127,6 +129,49 @@ TEST_F(ExchangeRoutes, ACitizenSeesWhoReadTheirDataAndTheAnswerIsProven) {
       " -pkeyopt distid:1234567812345678 -in message");
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
   EXPECT_NE(checked.output.find("Signature Verified Successfully"), std::string::npos) << checked.output;
+}
+
+TEST_F(ExchangeRoutes, ABulkReadIsStreamedAsNdjsonWithItsReceipt) {
+  std::string base = served_.base + "/api/v1";
+  std::string path = base + "/exchange/resources/" + person_resource_ + "/bulk-read";
+  HttpResponse refused = http_request("POST", path, R"({"items":["name"]})", civil_);
+  EXPECT_EQ(refused.status, 403) << "an ordinary error before anything is sent: " << refused.body;
+  HttpResponse asked = http_request(
+      "POST", base + "/catalog/grants",
+      R"({"resource_id":")" + person_resource_ + R"(","items":["name","sex"],"purpose":"人口统计","legal_basis":"《统计法》第七条","expires_on":"2030-12-31"})",
+      civil_);
+  ASSERT_EQ(http_request("POST", base + "/catalog/grants/" + body_of(asked)["id"].get<std::string>() + "/decision",
+                         R"({"grant":true})", police_)
+                .status,
+            200);
+  for (int i = 0; i < 300; ++i) {
+    std::string seventeen = "37028519900101" + std::to_string(100 + i);
+    ASSERT_TRUE(served_.platform->registries
+                    ->write("person", seventeen + citizen_id_check_character(seventeen).value(),
+                            {{"name", "测试" + std::to_string(i)}, {"sex", "2"}, {"birth_date", "1990-01-01"}}, "批量登记",
+                            {"acc_police", "police"})
+                    .ok());
+  }
+  HttpResponse streamed = http_request("POST", path, R"({"items":["name"]})", civil_);
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_EQ(streamed.headers["content-type"], "application/x-ndjson");
+  EXPECT_EQ(streamed.headers["transfer-encoding"], "chunked");
+  std::vector<std::string> lines;
+  std::istringstream body(streamed.body);
+  for (std::string line; std::getline(body, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 302u) << "301 records and the receipt";
+  std::string records;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    auto record = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(record["fields"].size(), 1u);
+    records += lines[i] + "\n";
+  }
+  auto receipt = nlohmann::json::parse(lines.back())["receipt"];
+  EXPECT_EQ(receipt["records"], 301);
+  EXPECT_EQ(receipt["response_hash"], crypto::to_hex(crypto::sm3(records)));
+  HttpResponse mine = http_request("GET", base + "/me/data-reads", "", citizen_);
+  ASSERT_EQ(body_of(mine)["reads"].size(), 1u) << mine.body;
+  EXPECT_EQ(body_of(mine)["reads"][0]["bulk"], true);
 }
 
 TEST_F(ExchangeRoutes, BadReadsNameTheField) {
