@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "base/csv.h"
-#include "bench_support.h"
+#include "bench_platform.h"
 #include "cli/cli.h"
 #include "identity/identity.h"
 #include "synthetic/synthetic.h"
@@ -28,30 +28,12 @@
 namespace {
 
 using namespace onewindow;
+using namespace onewindow::bench;
 using onewindow::bench::or_die;
 using onewindow::bench::ScratchDirectory;
 
 constexpr std::int64_t stored_persons = 100'000;
 constexpr std::int64_t imported_persons = 50'000;
-
-cli::Settings bench_settings(const std::filesystem::path& data_directory) {
-  cli::Settings settings = or_die(cli::load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {}));
-  settings.data_dir = data_directory.string();
-  settings.config_dir = (std::filesystem::path(ONEWINDOW_SOURCE_DIR) / "config").string();
-  settings.http.access_log = false;
-  settings.log.level = "warn";
-  return settings;
-}
-
-std::vector<std::string> read_keys(const std::filesystem::path& file) {
-  std::ifstream input(file, std::ios::binary);
-  CsvReader reader(input);
-  std::vector<std::string> fields;
-  std::vector<std::string> keys;
-  or_die(reader.next(fields));  // the header
-  while (or_die(reader.next(fields))) keys.push_back(fields[0]);
-  return keys;
-}
 
 // A platform on SQLite holding 100,000 generated persons, served over HTTP, with a police
 // official logged in; built once, for the read benchmarks.
@@ -67,22 +49,9 @@ struct StoredPersons {
     std::fprintf(stderr, "registry_bench: importing %lld generated persons...\n", static_cast<long long>(stored_persons));
     cli::Settings settings = bench_settings(directory.path() / "data");
     settings.listen = "127.0.0.1:" + std::to_string(bench::free_port());
-    auto divisions = or_die(DivisionCodes::load(std::filesystem::path(settings.config_dir) / "divisions.yaml"));
-    auto files = or_die(synthetic::generate({stored_persons, 0, 7, Date(2026, 1, 1)}, divisions, directory.path() / "csv"));
     platform = or_die(cli::build_platform(settings, false));
-    registry::ImportRequest request{"person", files[0].path, TextEncoding::utf8, "bench", {"bench", "police"}};
-    auto begun = or_die(platform->imports->begin(request));
-    auto finished = or_die(platform->imports->run(begun.id));
-    if (finished.rows_created != stored_persons) std::abort();
-    keys = read_keys(files[0].path);
-
-    auto police = or_die(platform->directory->department_by_key("police"));
-    auto created = or_die(platform->directory->create_account(
-        {identity::AccountKind::official, "bench.police", "bench password 1", "王警官", police.id, {}, "", "", ""}, nullptr));
-    std::string code = or_die(identity::Directory::totp_code(created.totp_secret, std::chrono::system_clock::now()));
-    auto login = or_die(platform->directory->login(
-        {"bench.police", "bench password 1", code, "127.0.0.1", identity::SessionKind::bearer}));
-    authorization = "Authorization: Bearer " + login.token;
+    keys = import_persons(*platform, stored_persons, directory.path());
+    authorization = logged_in_official(*platform, "bench.police", "police");
 
     auto options = or_die(cli::server_options(settings));
     server = std::make_unique<api::Server>(platform->router, platform->metrics, options);
@@ -137,36 +106,19 @@ void BM_Raw_SQLite_Lookup(benchmark::State& state) {
 }
 BENCHMARK(BM_Raw_SQLite_Lookup)->MinTime(2)->UseRealTime();
 
-// The bodies are not kept: both benchmarks pay the same for receiving them.
-std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
-
 // GETs over one keep-alive connection, as a department's system reading the registry would.
-void http_gets(benchmark::State& state, bool registry_read) {
+void BM_Registry_Read_HTTP(benchmark::State& state) {
   StoredPersons& persons = stored();
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, persons.authorization.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-  std::size_t next = 0;
-  for (auto _ : state) {
-    std::string url = registry_read
-                          ? persons.base_url + "/api/v1/registries/person/records/" + persons.keys[next++ % persons.keys.size()]
-                          : persons.base_url + "/healthz";
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    long status = 0;
-    if (curl_easy_perform(curl) != CURLE_OK) state.SkipWithError("request failed");
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) state.SkipWithError(("status " + std::to_string(status)).c_str());
-  }
-  state.SetItemsProcessed(state.iterations());
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  http_gets(state, persons.authorization, [&](std::size_t i) {
+    return persons.base_url + "/api/v1/registries/person/records/" + persons.keys[i % persons.keys.size()];
+  });
 }
-
-void BM_Registry_Read_HTTP(benchmark::State& state) { http_gets(state, true); }
 BENCHMARK(BM_Registry_Read_HTTP)->MinTime(3)->UseRealTime();
 
-void BM_Static_HTTP(benchmark::State& state) { http_gets(state, false); }
+void BM_Static_HTTP(benchmark::State& state) {
+  StoredPersons& persons = stored();
+  http_gets(state, persons.authorization, [&](std::size_t) { return persons.base_url + "/healthz"; });
+}
 BENCHMARK(BM_Static_HTTP)->MinTime(3)->UseRealTime();
 
 // ---- Import ----------------------------------------------------------------------------------

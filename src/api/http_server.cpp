@@ -214,7 +214,9 @@ struct Server::Implementation {
     }
     request.path = std::move(*path);
     if (!incoming->header().query().empty()) {
-      auto query = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
+      // RFC 3986 lets a query carry , ; : @ ! $ ' ( ) * + = / ? unescaped (?items=name,birth_date),
+      // as browsers send them; & alone separates parameters.
+      auto query = restinio::try_parse_query<restinio::parse_query_traits::relaxed>(
           incoming->header().query());
       if (!query) {
         return error_response(Error::invalid("http.bad_query", "query", "the query string is malformed"),

@@ -1,0 +1,82 @@
+// What the benchmarks of a whole platform share: its settings over a scratch directory, generated
+// persons imported into it, officials logged in, and GETs over one keep-alive connection.
+#pragma once
+
+#include <benchmark/benchmark.h>
+#include <curl/curl.h>
+
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/csv.h"
+#include "bench_support.h"
+#include "cli/cli.h"
+#include "identity/identity.h"
+#include "synthetic/synthetic.h"
+
+namespace onewindow::bench {
+
+inline cli::Settings bench_settings(const std::filesystem::path& data_directory) {
+  cli::Settings settings = or_die(cli::load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {}));
+  settings.data_dir = data_directory.string();
+  settings.config_dir = (std::filesystem::path(ONEWINDOW_SOURCE_DIR) / "config").string();
+  settings.http.access_log = false;
+  settings.log.level = "warn";
+  return settings;
+}
+
+inline std::vector<std::string> read_keys(const std::filesystem::path& file) {
+  std::ifstream input(file, std::ios::binary);
+  CsvReader reader(input);
+  std::vector<std::string> fields;
+  std::vector<std::string> keys;
+  or_die(reader.next(fields));  // the header
+  while (or_die(reader.next(fields))) keys.push_back(fields[0]);
+  return keys;
+}
+
+// Generates `count` persons (seed 7) and imports them as public security; returns their keys.
+inline std::vector<std::string> import_persons(cli::Platform& platform, std::int64_t count, const std::filesystem::path& scratch) {
+  auto divisions = or_die(DivisionCodes::load(std::filesystem::path(platform.settings.config_dir) / "divisions.yaml"));
+  auto files = or_die(synthetic::generate({count, 0, 7, Date(2026, 1, 1)}, divisions, scratch / "csv"));
+  registry::ImportRequest request{"person", files[0].path, TextEncoding::utf8, "bench", {"bench", "police"}};
+  auto begun = or_die(platform.imports->begin(request));
+  auto finished = or_die(platform.imports->run(begun.id));
+  if (finished.rows_created != count) std::abort();
+  return read_keys(files[0].path);
+}
+
+// An official of the department, logged in: the header that carries the bearer token.
+inline std::string logged_in_official(cli::Platform& platform, const std::string& username, const std::string& department_key) {
+  auto department = or_die(platform.directory->department_by_key(department_key));
+  auto created = or_die(platform.directory->create_account(
+      {identity::AccountKind::official, username, "bench password 1", "办事员", department.id, {}, "", "", ""}, nullptr));
+  std::string code = or_die(identity::Directory::totp_code(created.totp_secret, std::chrono::system_clock::now()));
+  auto login = or_die(platform.directory->login({username, "bench password 1", code, "127.0.0.1", identity::SessionKind::bearer}));
+  return "Authorization: Bearer " + login.token;
+}
+
+// GETs of url(i) over one keep-alive connection with the header, each of which must answer 200.
+// The bodies are not kept: benchmarks beside each other pay the same for receiving them.
+inline void http_gets(benchmark::State& state, const std::string& header, const std::function<std::string(std::size_t)>& url) {
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, header.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char*, std::size_t size, std::size_t count, void*) { return size * count; });
+  std::size_t next = 0;
+  for (auto _ : state) {
+    std::string address = url(next++);
+    curl_easy_setopt(curl, CURLOPT_URL, address.c_str());
+    long status = 0;
+    if (curl_easy_perform(curl) != CURLE_OK) state.SkipWithError("request failed");
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) state.SkipWithError(("status " + std::to_string(status)).c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+}
+
+}  // namespace onewindow::bench

@@ -1,0 +1,169 @@
+// Benchmarks for the exchange (issue 5), each beside its baseline in the same run:
+// - BM_Exchange_Read (a person by key through a grant, in-process: the grant check, the read,
+//   the item filter, the read recorded in its own transaction with its log entry) against
+//   BM_Exchange_Registry_Read (the registry's own point read of the same records by their
+//   authority). Target: at least 70%.
+// - BM_Exchange_Read_HTTP and BM_Exchange_Registry_Read_HTTP: the same two over HTTP, one
+//   keep-alive connection each.
+// - BM_Exchange_Bulk_Read (every person streamed through a grant, as the NDJSON lines of a bulk
+//   read, with their SM3 hash) against BM_Raw_SQLite_Scan (the same rows' key and stored JSON
+//   stepped through with the sqlite3 C API). Target: at least 30%, with memory flat: the
+//   counter rss_growth_mb is how much the peak resident size grew during the read.
+// Persons: 1,000,000 by default (ONEWINDOW_BENCH_PERSONS to change), generated and imported once.
+#include <benchmark/benchmark.h>
+
+#include <sqlite3.h>
+#include <sys/resource.h>
+
+#include "bench_platform.h"
+#include "crypto/crypto.h"
+
+namespace {
+
+using namespace onewindow;
+using namespace onewindow::bench;
+
+std::int64_t persons_wanted() {
+  const char* given = std::getenv("ONEWINDOW_BENCH_PERSONS");
+  return given ? std::max<std::int64_t>(1000, std::atoll(given)) : 1'000'000;
+}
+
+long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// A platform holding the persons, served over HTTP, with civil affairs granted two items of the
+// person registry by public security.
+struct GrantedPersons {
+  ScratchDirectory directory{"exchange"};
+  std::unique_ptr<cli::Platform> platform;
+  std::unique_ptr<api::Server> server;
+  std::vector<std::string> keys;
+  std::string base_url;
+  std::string civil_authorization;
+  std::string police_authorization;
+  std::string resource;
+
+  GrantedPersons() {
+    std::int64_t count = persons_wanted();
+    std::fprintf(stderr, "exchange_bench: importing %lld generated persons...\n", static_cast<long long>(count));
+    cli::Settings settings = bench_settings(directory.path() / "data");
+    settings.listen = "127.0.0.1:" + std::to_string(free_port());
+    platform = or_die(cli::build_platform(settings, false));
+    keys = import_persons(*platform, count, directory.path());
+    civil_authorization = logged_in_official(*platform, "bench.civil", "civil");
+    police_authorization = logged_in_official(*platform, "bench.police", "police");
+    auto found = or_die(platform->catalog->search({"", "101001", "", std::nullopt, 1, 0}));
+    resource = found["resources"][0]["id"];
+    auto requested = or_die(platform->catalog->request_grant(
+        {resource, {"name", "birth_date"}, "基准测试 benchmark", "《政务信息资源共享管理暂行办法》", "2099-12-31"},
+        {"bench", "civil", ""}));
+    or_die(platform->catalog->decide(requested.id, true, "", {"bench", "police", ""}));
+    server = std::make_unique<api::Server>(platform->router, platform->metrics, or_die(cli::server_options(settings)));
+    or_die(server->start());
+    base_url = "http://" + settings.listen;
+  }
+  ~GrantedPersons() {
+    if (server) server->drain_and_stop();
+  }
+};
+
+GrantedPersons& granted() {
+  static GrantedPersons persons;
+  return persons;
+}
+
+void BM_Exchange_Read(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  const catalog::Consumer civil{"bench", "civil"};
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto read = persons.platform->exchange->read({persons.resource, {persons.keys[next++ % persons.keys.size()]}, {"name", "birth_date"}},
+                                                 civil);
+    if (!read.ok()) state.SkipWithError(read.error().message.c_str());
+    benchmark::DoNotOptimize(read);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Exchange_Read)->MinTime(2)->UseRealTime();
+
+void BM_Exchange_Registry_Read(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto record = persons.platform->registries->read("person", persons.keys[next++ % persons.keys.size()], {"police"});
+    if (!record.ok()) state.SkipWithError(record.error().message.c_str());
+    benchmark::DoNotOptimize(record);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Exchange_Registry_Read)->MinTime(2)->UseRealTime();
+
+void BM_Exchange_Read_HTTP(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  http_gets(state, persons.civil_authorization, [&](std::size_t i) {
+    return persons.base_url + "/api/v1/exchange/resources/" + persons.resource + "/records/" +
+           persons.keys[i % persons.keys.size()] + "?items=name,birth_date";
+  });
+}
+BENCHMARK(BM_Exchange_Read_HTTP)->MinTime(3)->UseRealTime();
+
+void BM_Exchange_Registry_Read_HTTP(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  http_gets(state, persons.police_authorization, [&](std::size_t i) {
+    return persons.base_url + "/api/v1/registries/person/records/" + persons.keys[i % persons.keys.size()];
+  });
+}
+BENCHMARK(BM_Exchange_Registry_Read_HTTP)->MinTime(3)->UseRealTime();
+
+void BM_Exchange_Bulk_Read(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  const catalog::Consumer civil{"bench", "civil"};
+  std::int64_t records = 0;
+  long before = peak_rss_kb();
+  for (auto _ : state) {
+    auto begun = or_die(persons.platform->exchange->begin_bulk_read(persons.resource, {"name", "birth_date"}, civil));
+    std::size_t bytes = 0;
+    or_die(persons.platform->exchange->run_bulk_read(begun, [&](std::string_view line) {
+      bytes += line.size();
+      return true;
+    }));
+    records += static_cast<std::int64_t>(persons.keys.size());
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(records);
+  state.counters["rss_growth_mb"] = static_cast<double>(peak_rss_kb() - before) / 1024.0;
+}
+BENCHMARK(BM_Exchange_Bulk_Read)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void BM_Raw_SQLite_Scan(benchmark::State& state) {
+  GrantedPersons& persons = granted();
+  sqlite3* handle = nullptr;
+  std::string file = (persons.directory.path() / "data" / "onewindow.db").string();
+  if (sqlite3_open_v2(file.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    state.SkipWithError("cannot open the database");
+    return;
+  }
+  std::int64_t records = 0;
+  for (auto _ : state) {
+    sqlite3_stmt* scan = nullptr;
+    sqlite3_prepare_v2(handle, "SELECT record_key, fields FROM registry_record WHERE registry = 'person' ORDER BY id", -1, &scan,
+                       nullptr);
+    std::size_t bytes = 0;
+    while (sqlite3_step(scan) == SQLITE_ROW) {
+      std::string key(reinterpret_cast<const char*>(sqlite3_column_text(scan, 0)), sqlite3_column_bytes(scan, 0));
+      std::string fields(reinterpret_cast<const char*>(sqlite3_column_text(scan, 1)), sqlite3_column_bytes(scan, 1));
+      bytes += key.size() + fields.size();
+      ++records;
+    }
+    sqlite3_finalize(scan);
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(records);
+  sqlite3_close(handle);
+}
+BENCHMARK(BM_Raw_SQLite_Scan)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
