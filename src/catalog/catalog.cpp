@@ -437,15 +437,17 @@ Result<Resource> Catalog::register_resource(const NewResource& request, const De
 }
 
 Result<Resource> Catalog::resource(std::string_view id_or_code) const {
-  return database_.read_value<Resource>([&](store::Session& session) -> Result<Resource> {
-    auto found = resources_where(session, "WHERE id = $1 OR code = $1", {std::string(id_or_code)});
-    if (!found.ok()) return found.take_error();
-    if (found->empty()) {
-      return Error(ErrorKind::not_found, "catalog.resource_not_found", "no resource " + std::string(id_or_code),
-                   {{"field", "resource_id"}});
-    }
-    return found->front();
-  });
+  return database_.read_value<Resource>([&](store::Session& session) { return resource(session, id_or_code); });
+}
+
+Result<Resource> Catalog::resource(store::Session& session, std::string_view id_or_code) const {
+  auto found = resources_where(session, "WHERE id = $1 OR code = $1", {std::string(id_or_code)});
+  if (!found.ok()) return found.take_error();
+  if (found->empty()) {
+    return Error(ErrorKind::not_found, "catalog.resource_not_found", "no resource " + std::string(id_or_code),
+                 {{"field", "resource_id"}});
+  }
+  return found->front();
 }
 
 Result<nlohmann::json> Catalog::search(const SearchQuery& query) const {
@@ -640,16 +642,18 @@ Result<std::vector<Grant>> Catalog::grants_of(std::string_view department_key) c
 
 Result<Grant> Catalog::check_grant(std::string_view consumer, std::string_view resource_id,
                                    const std::vector<std::string>& items) const {
-  auto grants = database_.read_value<std::vector<Grant>>([&](store::Session& session) -> Result<std::vector<Grant>> {
-    auto rows = session.query(std::string(grant_columns) +
-                                  " WHERE consumer = $1 AND resource_id = $2 AND status = 'granted' ORDER BY id DESC",
-                              {std::string(consumer), std::string(resource_id)});
-    if (!rows.ok()) return rows.take_error();
-    std::vector<Grant> found;
-    for (const auto& row : *rows) found.push_back(grant_from(nlohmann::json::parse(row.text(0))));
-    return found;
-  });
-  if (!grants.ok()) return grants.take_error();
+  return database_.read_value<Grant>([&](store::Session& session) { return check_grant(session, consumer, resource_id, items); });
+}
+
+Result<Grant> Catalog::check_grant(store::Session& session, std::string_view consumer, std::string_view resource_id,
+                                   const std::vector<std::string>& items) const {
+  auto rows = session.query(std::string(grant_columns) +
+                                " WHERE consumer = $1 AND resource_id = $2 AND status = 'granted' ORDER BY id DESC",
+                            {std::string(consumer), std::string(resource_id)});
+  if (!rows.ok()) return rows.take_error();
+  std::vector<Grant> found;
+  for (const auto& row : *rows) found.push_back(grant_from(nlohmann::json::parse(row.text(0))));
+  auto* grants = &found;
   if (grants->empty()) {
     return Error(ErrorKind::permission_denied, "catalog.no_grant",
                  std::string(consumer) + " holds no grant for resource " + std::string(resource_id), {{"field", "resource_id"}});

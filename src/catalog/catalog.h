@@ -182,6 +182,7 @@ class Catalog {
 
   Result<Resource> register_resource(const NewResource& resource, const Department& by);
   Result<Resource> resource(std::string_view id_or_code) const;
+  Result<Resource> resource(store::Session& session, std::string_view id_or_code) const;
   // {"resources": [...], "total"}; newest publication first, then by code.
   Result<nlohmann::json> search(const SearchQuery& query) const;
 
@@ -198,6 +199,9 @@ class Catalog {
   // the grant that allows the read. catalog.no_grant, catalog.grant_expired,
   // catalog.item_not_granted (naming the item) otherwise.
   Result<Grant> check_grant(std::string_view consumer, std::string_view resource_id, const std::vector<std::string>& items) const;
+  // check_grant() in the caller's transaction.
+  Result<Grant> check_grant(store::Session& session, std::string_view consumer, std::string_view resource_id,
+                            const std::vector<std::string>& items) const;
 
  private:
   Result<Grant> change_grant(std::string_view grant_id, const Department& by, const char* action,

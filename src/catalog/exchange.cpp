@@ -68,9 +68,9 @@ struct Allowed {
   Grant grant;
 };
 
-static Result<Allowed> allowed(const Catalog& catalog, std::string_view resource_id, const std::vector<std::string>& named_items,
-                        const Consumer& consumer) {
-  auto resource = catalog.resource(resource_id);
+static Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::string_view resource_id,
+                               const std::vector<std::string>& named_items, const Consumer& consumer) {
+  auto resource = catalog.resource(session, resource_id);
   if (!resource.ok()) return resource.take_error();
   if (resource->registry.empty()) {
     return Error::invalid("catalog.not_a_registry", "resource_id",
@@ -86,11 +86,11 @@ static Result<Allowed> allowed(const Catalog& catalog, std::string_view resource
   }
   std::vector<std::string> items = named_items;
   if (items.empty()) {
-    auto any = catalog.check_grant(consumer.department_key, resource->id, {});
+    auto any = catalog.check_grant(session, consumer.department_key, resource->id, {});
     if (!any.ok()) return any.take_error();
     items = any->items;
   }
-  auto grant = catalog.check_grant(consumer.department_key, resource->id, items);
+  auto grant = catalog.check_grant(session, consumer.department_key, resource->id, items);
   if (!grant.ok()) return grant.take_error();
   return Allowed{std::move(resource).value(), std::move(items), std::move(grant).value()};
 }
@@ -108,45 +108,46 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
   if (request.keys.empty() || request.keys.size() > most_keys_per_read) {
     return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
   }
-  auto permitted = allowed(catalog_, request.resource_id, request.items, consumer);
-  if (!permitted.ok()) return permitted.take_error();
-  const Resource* resource = &permitted->resource;
-  const std::vector<std::string>& items = permitted->items;
-  const Grant* grant = &permitted->grant;
-  auto definition = registries_.definition(resource->registry);
-  if (!definition.ok()) return definition.take_error();
-
-  std::vector<std::string> keys;
-  for (const std::string& key : request.keys) keys.push_back(registry::Registries::key_form(**definition, key));
-  nlohmann::json request_body = {{"resource", resource->code}, {"consumer", consumer.department_key}, {"keys", keys}, {"items", items}};
-
-  const registry::Reader reader{consumer.department_key, resource->share_type == ShareType::conditional};
-  nlohmann::json records = nlohmann::json::array();
-  std::vector<std::string> found_keys;
-  for (const std::string& key : keys) {
-    auto record = registries_.read(resource->registry, key, reader);
-    if (!record.ok()) {
-      if (record.error().code != "registry.record_not_found") return record.take_error();
-      records.push_back({{"key", key}, {"error", "registry.record_not_found"}});
-      continue;
-    }
-    records.push_back({{"key", key}, {"fields", only((*record)["fields"], items)}});
-    found_keys.push_back(key);
-  }
-
-  auto request_hash = sm3_of_canonical(request_body);
-  if (!request_hash.ok()) return request_hash.take_error();
-  auto response_hash = sm3_of_canonical(records);
-  if (!response_hash.ok()) return response_hash.take_error();
   std::string now = format_timestamp(clock_.now());
-  nlohmann::json item_list = items;
-  auto receipt = database_.write_value<audit::Receipt>([&](store::Session& session) -> Result<audit::Receipt> {
-    auto recorded = log_.record(session, {consumer.account_id, "", "exchange.read", "catalog_resource", resource->id,
-                                          grant->legal_basis,
-                                          {{"resource", resource->code},
+  // One transaction from the grant check to the record of the read: on SQLite the writer's own
+  // connection, whose cache the read's writes do not invalidate.
+  return database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
+    if (!permitted.ok()) return permitted.take_error();
+    const Resource& resource = permitted->resource;
+    const std::vector<std::string>& items = permitted->items;
+    const Grant& grant = permitted->grant;
+    auto definition = registries_.definition(resource.registry);
+    if (!definition.ok()) return definition.take_error();
+
+    std::vector<std::string> keys;
+    for (const std::string& key : request.keys) keys.push_back(registry::Registries::key_form(**definition, key));
+    nlohmann::json request_body = {{"resource", resource.code}, {"consumer", consumer.department_key}, {"keys", keys}, {"items", items}};
+    const registry::Reader reader{consumer.department_key, resource.share_type == ShareType::conditional};
+    nlohmann::json records = nlohmann::json::array();
+    std::vector<std::string> found_keys;
+    for (const std::string& key : keys) {
+      auto record = registries_.read(session, resource.registry, key, reader);
+      if (!record.ok()) {
+        if (record.error().code != "registry.record_not_found") return record.take_error();
+        records.push_back({{"key", key}, {"error", "registry.record_not_found"}});
+        continue;
+      }
+      records.push_back({{"key", key}, {"fields", only((*record)["fields"], items)}});
+      found_keys.push_back(key);
+    }
+
+    auto request_hash = sm3_of_canonical(request_body);
+    if (!request_hash.ok()) return request_hash.take_error();
+    auto response_hash = sm3_of_canonical(records);
+    if (!response_hash.ok()) return response_hash.take_error();
+    nlohmann::json item_list = items;
+    auto recorded = log_.record(session, {consumer.account_id, "", "exchange.read", "catalog_resource", resource.id,
+                                          grant.legal_basis,
+                                          {{"resource", resource.code},
                                            {"consumer", consumer.department_key},
-                                           {"grant", grant->id},
-                                           {"purpose", grant->purpose},
+                                           {"grant", grant.id},
+                                           {"purpose", grant.purpose},
                                            {"keys", keys},
                                            {"items", item_list},
                                            {"request_hash", *request_hash},
@@ -157,26 +158,25 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
                         .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, consumer, account, "
                                  "resource_code, grant_id, items, purpose, legal_basis) "
                                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                                 {recorded->index, key, resource->registry, now, consumer.department_key, consumer.account_id,
-                                  resource->code, grant->id, item_list.dump(), grant->purpose, grant->legal_basis})
+                                 {recorded->index, key, resource.registry, now, consumer.department_key, consumer.account_id,
+                                  resource.code, grant.id, item_list.dump(), grant.purpose, grant.legal_basis})
                         .status());
     }
-    return *recorded;
+    return nlohmann::json{{"resource", resource.code},
+                          {"grant", grant.id},
+                          {"records", records},
+                          {"receipt",
+                           {{"log_index", recorded->index},
+                            {"request_hash", *request_hash},
+                            {"response_hash", *response_hash},
+                            {"read_at", recorded->time}}}};
   });
-  if (!receipt.ok()) return receipt.take_error();
-  return nlohmann::json{{"resource", resource->code},
-                        {"grant", grant->id},
-                        {"records", records},
-                        {"receipt",
-                         {{"log_index", receipt->index},
-                          {"request_hash", *request_hash},
-                          {"response_hash", *response_hash},
-                          {"read_at", receipt->time}}}};
 }
 
 Result<BulkRead> Exchange::begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,
                                            const Consumer& consumer) {
-  auto permitted = allowed(catalog_, resource_id, items, consumer);
+  auto permitted = database_.read_value<Allowed>(
+      [&](store::Session& session) { return allowed(session, catalog_, resource_id, items, consumer); });
   if (!permitted.ok()) return permitted.take_error();
   BulkRead read{std::move(permitted->resource), std::move(permitted->grant), std::move(permitted->items), consumer, "", 0};
   auto request_hash = sm3_of_canonical(

@@ -663,13 +663,20 @@ Status Registries::store_rows(store::Session& session, const RegistryDefinition&
 
 Result<nlohmann::json> Registries::read(std::string_view registry, std::string_view key, const Reader& reader,
                                         std::optional<std::chrono::system_clock::time_point> as_of) const {
+  return database_.read_value<nlohmann::json>(
+      [&](store::Session& session) { return read(session, registry, key, reader, as_of); });
+}
+
+Result<nlohmann::json> Registries::read(store::Session& session, std::string_view registry, std::string_view key,
+                                        const Reader& reader,
+                                        std::optional<std::chrono::system_clock::time_point> as_of) const {
   auto found = definition(registry);
   if (!found.ok()) return found.take_error();
   const RegistryDefinition& registry_definition = **found;
   auto record_key = normalised_key(registry_definition, key);
   if (!record_key.ok()) return record_key.take_error();
   std::string moment = format_timestamp(as_of.value_or(clock_.now()));
-  return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+  {
     nlohmann::json values = nlohmann::json::object();
     bool exists = false;
     if (!as_of) {
@@ -706,7 +713,7 @@ Result<nlohmann::json> Registries::read(std::string_view registry, std::string_v
                           {"key", shown(registry_definition.key_field(), *record_key, reader)},
                           {"as_of", moment},
                           {"fields", shown_fields(registry_definition, values, reader)}};
-  });
+  }
 }
 
 nlohmann::json Registries::shown_fields(const RegistryDefinition& definition, const nlohmann::json& values,

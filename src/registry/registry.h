@@ -307,6 +307,10 @@ class Registries {
   // masked for the reader. registry.record_not_found when it did not exist then.
   Result<nlohmann::json> read(std::string_view registry, std::string_view key, const Reader& reader,
                               std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
+  // read(), in the caller's transaction (the exchange reads and records a read in one).
+  Result<nlohmann::json> read(store::Session& session, std::string_view registry, std::string_view key,
+                              const Reader& reader,
+                              std::optional<std::chrono::system_clock::time_point> as_of = std::nullopt) const;
 
   // Records whose current value of an indexed field equals `value`, or (for a string field)
   // starts with `prefix`; at most `limit` (1 to 100) after `cursor` (what the previous page gave
