@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::size_t most_keys_per_read = 100;
 
+// One row per record read, append-only, found by the record it is about (who read my data): no
+// key of its own and no other index, so that recording a read writes as few pages as it can.
 constexpr const char* schema_v1 = R"(
     CREATE TABLE exchange_read (
       log_index BIGINT NOT NULL,
@@ -25,10 +27,8 @@ constexpr const char* schema_v1 = R"(
       grant_id TEXT NOT NULL,
       items TEXT NOT NULL,
       purpose TEXT NOT NULL,
-      legal_basis TEXT NOT NULL,
-      PRIMARY KEY (log_index, record_key));
+      legal_basis TEXT NOT NULL);
     CREATE INDEX exchange_read_record ON exchange_read (registry, record_key, read_at);
-    CREATE INDEX exchange_read_consumer ON exchange_read (consumer, read_at);
     CREATE TABLE exchange_bulk_read (
       log_index BIGINT PRIMARY KEY,
       registry TEXT NOT NULL,
