@@ -240,16 +240,18 @@ Result<Model> load_model(const std::filesystem::path& file);
 // - Thread safety: an Engine may be used from many threads at once. register_hook is for the
 //   owner, before other calls; start_timers and stop_timers too.
 //
-// Errors (besides the model's and the store's):
+// Errors (besides the model's, the hooks' and the store's):
 //   workflow.unknown_deployment, workflow.unknown_process, workflow.instance_not_found,
 //   workflow.task_not_found (not_found)
-//   workflow.unknown_hook, workflow.unknown_called_element, workflow.bad_variables,
-//   workflow.bad_collection, workflow.no_flow_taken, workflow.expression_type,
-//   workflow.not_an_earlier_task, workflow.bad_action (invalid_argument)
+//   workflow.bad_deployment_name, workflow.unknown_hook, workflow.unknown_called_element,
+//   workflow.bad_variables, workflow.bad_business_key, workflow.bad_collection,
+//   workflow.no_flow_taken, workflow.expression_type, workflow.endless_loop (a model looping
+//   without waiting), workflow.not_an_earlier_task, workflow.bad_action (invalid_argument)
 //   workflow.not_candidate, workflow.not_assignee, workflow.not_starter (permission_denied)
 //   workflow.task_not_open, workflow.task_claimed, workflow.instance_not_running,
 //   workflow.instance_suspended, workflow.already_acted, workflow.duplicate_business_key,
-//   workflow.conflict (conflict)
+//   workflow.timer_not_pending (fired meanwhile), workflow.conflict (conflict)
+//   workflow.corrupt_state, workflow.bad_hook_result (internal)
 
 // Who acts: an account with its department and roles; "system" for timers.
 struct Actor {
