@@ -765,6 +765,10 @@ Status Interpreter::consume(std::int64_t token_id) {
   for (const auto& [number, token] : state_.tokens) {
     if (token.scope == scope_id) return ok_status();
   }
+  // Tokens waiting at a join keep the scope open: an inclusive join goes on once nothing else can
+  // reach it (run() sees to that); a parallel join that can never complete is the model's deadlock,
+  // and the instance waits there rather than ending as if its work were done.
+  if (!state_.scopes.at(scope_id).arrivals.empty()) return ok_status();
   return scope_done(scope_id);
 }
 
