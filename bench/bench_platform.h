@@ -58,6 +58,43 @@ inline std::string logged_in_official(cli::Platform& platform, const std::string
   return "Authorization: Bearer " + login.token;
 }
 
+// A platform on SQLite in a scratch directory holding `count` generated persons, served over
+// HTTP on a free loopback port; what the read benchmarks start from.
+struct ServedPersons {
+  ScratchDirectory directory;
+  std::unique_ptr<cli::Platform> platform;
+  std::unique_ptr<api::Server> server;
+  std::vector<std::string> keys;
+  std::string base_url;
+
+  ServedPersons(const std::string& name, std::int64_t count) : directory(name) {
+    std::fprintf(stderr, "%s: importing %lld generated persons...\n", name.c_str(), static_cast<long long>(count));
+    cli::Settings settings = bench_settings(directory.path() / "data");
+    settings.listen = "127.0.0.1:" + std::to_string(free_port());
+    platform = or_die(cli::build_platform(settings, false));
+    keys = import_persons(*platform, count, directory.path());
+    server = std::make_unique<api::Server>(platform->router, platform->metrics, or_die(cli::server_options(settings)));
+    or_die(server->start());
+    base_url = "http://" + settings.listen;
+  }
+  ~ServedPersons() {
+    if (server) server->drain_and_stop();
+  }
+  ServedPersons(const ServedPersons&) = delete;
+  ServedPersons& operator=(const ServedPersons&) = delete;
+};
+
+// The registry's own point reads of the persons, in-process, by their authority (public security).
+inline void registry_point_reads(benchmark::State& state, ServedPersons& persons) {
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto record = persons.platform->registries->read("person", persons.keys[next++ % persons.keys.size()], {"police"});
+    if (!record.ok()) state.SkipWithError(record.error().message.c_str());
+    benchmark::DoNotOptimize(record);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 // GETs of url(i) over one keep-alive connection with the header, each of which must answer 200.
 // The bodies are not kept: benchmarks beside each other pay the same for receiving them.
 inline void http_gets(benchmark::State& state, const std::string& header, const std::function<std::string(std::size_t)>& url) {

@@ -36,23 +36,12 @@ long peak_rss_kb() {
 
 // A platform holding the persons, served over HTTP, with civil affairs granted two items of the
 // person registry by public security.
-struct GrantedPersons {
-  ScratchDirectory directory{"exchange"};
-  std::unique_ptr<cli::Platform> platform;
-  std::unique_ptr<api::Server> server;
-  std::vector<std::string> keys;
-  std::string base_url;
+struct GrantedPersons : ServedPersons {
   std::string civil_authorization;
   std::string police_authorization;
   std::string resource;
 
-  GrantedPersons() {
-    std::int64_t count = persons_wanted();
-    std::fprintf(stderr, "exchange_bench: importing %lld generated persons...\n", static_cast<long long>(count));
-    cli::Settings settings = bench_settings(directory.path() / "data");
-    settings.listen = "127.0.0.1:" + std::to_string(free_port());
-    platform = or_die(cli::build_platform(settings, false));
-    keys = import_persons(*platform, count, directory.path());
+  GrantedPersons() : ServedPersons("exchange", persons_wanted()) {
     civil_authorization = logged_in_official(*platform, "bench.civil", "civil");
     police_authorization = logged_in_official(*platform, "bench.police", "police");
     auto found = or_die(platform->catalog->search({"", "101001", "", std::nullopt, 1, 0}));
@@ -61,12 +50,6 @@ struct GrantedPersons {
         {resource, {"name", "birth_date"}, "基准测试 benchmark", "《政务信息资源共享管理暂行办法》", "2099-12-31"},
         {"bench", "civil", ""}));
     or_die(platform->catalog->decide(requested.id, true, "", {"bench", "police", ""}));
-    server = std::make_unique<api::Server>(platform->router, platform->metrics, or_die(cli::server_options(settings)));
-    or_die(server->start());
-    base_url = "http://" + settings.listen;
-  }
-  ~GrantedPersons() {
-    if (server) server->drain_and_stop();
   }
 };
 
@@ -89,16 +72,7 @@ void BM_Exchange_Read(benchmark::State& state) {
 }
 BENCHMARK(BM_Exchange_Read)->MinTime(2)->UseRealTime();
 
-void BM_Exchange_Registry_Read(benchmark::State& state) {
-  GrantedPersons& persons = granted();
-  std::size_t next = 0;
-  for (auto _ : state) {
-    auto record = persons.platform->registries->read("person", persons.keys[next++ % persons.keys.size()], {"police"});
-    if (!record.ok()) state.SkipWithError(record.error().message.c_str());
-    benchmark::DoNotOptimize(record);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_Exchange_Registry_Read(benchmark::State& state) { registry_point_reads(state, granted()); }
 BENCHMARK(BM_Exchange_Registry_Read)->MinTime(2)->UseRealTime();
 
 void BM_Exchange_Read_HTTP(benchmark::State& state) {

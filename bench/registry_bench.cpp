@@ -37,29 +37,10 @@ constexpr std::int64_t imported_persons = 50'000;
 
 // A platform on SQLite holding 100,000 generated persons, served over HTTP, with a police
 // official logged in; built once, for the read benchmarks.
-struct StoredPersons {
-  ScratchDirectory directory{"registry-read"};
-  std::unique_ptr<cli::Platform> platform;
-  std::unique_ptr<api::Server> server;
-  std::vector<std::string> keys;
-  std::string base_url;
+struct StoredPersons : ServedPersons {
   std::string authorization;
-
-  StoredPersons() {
-    std::fprintf(stderr, "registry_bench: importing %lld generated persons...\n", static_cast<long long>(stored_persons));
-    cli::Settings settings = bench_settings(directory.path() / "data");
-    settings.listen = "127.0.0.1:" + std::to_string(bench::free_port());
-    platform = or_die(cli::build_platform(settings, false));
-    keys = import_persons(*platform, stored_persons, directory.path());
+  StoredPersons() : ServedPersons("registry-read", stored_persons) {
     authorization = logged_in_official(*platform, "bench.police", "police");
-
-    auto options = or_die(cli::server_options(settings));
-    server = std::make_unique<api::Server>(platform->router, platform->metrics, options);
-    or_die(server->start());
-    base_url = "http://" + settings.listen;
-  }
-  ~StoredPersons() {
-    if (server) server->drain_and_stop();
   }
 };
 
@@ -68,16 +49,7 @@ StoredPersons& stored() {
   return persons;
 }
 
-void BM_Registry_Read(benchmark::State& state) {
-  StoredPersons& persons = stored();
-  std::size_t next = 0;
-  for (auto _ : state) {
-    auto record = persons.platform->registries->read("person", persons.keys[next++ % persons.keys.size()], {"police"});
-    if (!record.ok()) state.SkipWithError(record.error().message.c_str());
-    benchmark::DoNotOptimize(record);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_Registry_Read(benchmark::State& state) { registry_point_reads(state, stored()); }
 BENCHMARK(BM_Registry_Read)->MinTime(2)->UseRealTime();
 
 void BM_Raw_SQLite_Lookup(benchmark::State& state) {

@@ -1,12 +1,7 @@
 // The resource catalog and its grants, on SQLite and PostgreSQL: the registries published from
 // configuration, resources registered by departments and found again, the three share types,
 // decisions, revocation, expiry and the items a grant covers, each act in the transparency log.
-#include "catalog/catalog.h"
-
-#include "identity/identity.h"
-#include "testing.h"
-
-#include <gtest/gtest.h>
+#include "catalog_fixture.h"
 
 namespace onewindow::catalog {
 namespace {
@@ -20,20 +15,11 @@ class CatalogTest : public ::testing::TestWithParam<store::Backend> {
   }
 
   void SetUp() override {
-    auto departments = identity::DirectoryConfiguration::load(testing::config_dir() / "departments.yaml");
-    ASSERT_TRUE(departments.ok());
-    std::set<std::string> keys;
-    std::map<std::string, std::string> codes;
-    for (const auto& department : departments->departments) {
-      keys.insert(department.key);
-      codes[department.key] = department.unified_social_credit_code;
-    }
-    auto registries = registry::RegistryCatalog::load(testing::config_dir() / "registries", keys);
-    ASSERT_TRUE(registries.ok()) << registries.error().message;
-    registries_.emplace(std::move(registries).value());
-    auto configuration = CatalogConfiguration::load(testing::config_dir() / "catalog", *registries_);
-    ASSERT_TRUE(configuration.ok()) << configuration.error().message;
-    configuration_.emplace(std::move(configuration).value());
+    data_.load();
+    ASSERT_FALSE(HasFatalFailure());
+    std::map<std::string, std::string>& codes = data_.department_codes;
+    registries_.emplace(*data_.registries);
+    configuration_.emplace(*data_.configuration);
     log_ = std::make_unique<audit::TransparencyLog>(*database_, *crypto::PrivateKey::generate(), clock_);
     catalog_ = std::make_unique<Catalog>(*database_, *log_, *configuration_, codes, clock_);
     ASSERT_TRUE(catalog_->publish_registries(*registries_).ok());
@@ -59,6 +45,7 @@ class CatalogTest : public ::testing::TestWithParam<store::Backend> {
 
   testing::TestDatabase database_{GetParam(), migrations()};
   ManualClock clock_{Date(2026, 11, 23)};
+  CatalogData data_;
   std::optional<registry::RegistryCatalog> registries_;
   std::optional<CatalogConfiguration> configuration_;
   std::unique_ptr<audit::TransparencyLog> log_;

@@ -3,12 +3,7 @@
 // grant or an item not granted is refused naming what is missing; every read's request and answer
 // hashes are proven by an inclusion proof under a signed tree head, whose signature the openssl
 // command line checks; and the person read sees exactly the reads made.
-#include "catalog/catalog.h"
-
-#include "identity/identity.h"
-#include "testing.h"
-
-#include <gtest/gtest.h>
+#include "catalog_fixture.h"
 
 namespace onewindow::catalog {
 namespace {
@@ -27,23 +22,14 @@ class ExchangeTest : public ::testing::TestWithParam<store::Backend> {
   }
 
   void SetUp() override {
-    auto departments = identity::DirectoryConfiguration::load(testing::config_dir() / "departments.yaml");
-    ASSERT_TRUE(departments.ok());
-    std::set<std::string> keys;
-    std::map<std::string, std::string> codes;
-    for (const auto& department : departments->departments) {
-      keys.insert(department.key);
-      codes[department.key] = department.unified_social_credit_code;
-    }
-    auto definitions = registry::RegistryCatalog::load(testing::config_dir() / "registries", keys);
-    ASSERT_TRUE(definitions.ok());
-    definitions_.emplace(std::move(definitions).value());
+    data_.load();
+    ASSERT_FALSE(HasFatalFailure());
+    std::map<std::string, std::string>& codes = data_.department_codes;
+    definitions_.emplace(*data_.registries);
     auto divisions = DivisionCodes::load(testing::config_dir() / "divisions.yaml");
     ASSERT_TRUE(divisions.ok());
     divisions_.emplace(std::move(divisions).value());
-    auto configuration = CatalogConfiguration::load(testing::config_dir() / "catalog", *definitions_);
-    ASSERT_TRUE(configuration.ok());
-    configuration_.emplace(std::move(configuration).value());
+    configuration_.emplace(*data_.configuration);
     log_ = std::make_unique<audit::TransparencyLog>(*database_, *crypto::PrivateKey::generate(), clock_);
     registries_ = std::make_unique<registry::Registries>(*database_, *log_, *definitions_, *divisions_, clock_);
     ASSERT_TRUE(registries_->prepare().ok());
@@ -92,6 +78,7 @@ class ExchangeTest : public ::testing::TestWithParam<store::Backend> {
 
   testing::TestDatabase database_{GetParam(), migrations()};
   ManualClock clock_{Date(2026, 11, 23)};
+  CatalogData data_;
   std::optional<registry::RegistryCatalog> definitions_;
   std::optional<DivisionCodes> divisions_;
   std::optional<CatalogConfiguration> configuration_;
