@@ -96,6 +96,10 @@ struct Server::Implementation {
   std::mutex in_flight_mutex;
   std::condition_variable in_flight_done;
   int in_flight = 0;  // requests received and not yet written back
+  // Streamed bodies still being produced, each on a thread of its own; the server is not torn
+  // down before they end, and `stopped` tells them the connection will never be written again.
+  int streams = 0;
+  std::atomic<bool> stopped{false};
 
   Implementation(const Router& router, Metrics& metrics, ServerOptions options)
       : router(router), metrics(metrics), options(std::move(options)) {}
@@ -165,6 +169,10 @@ struct Server::Implementation {
     builder->append_header(restinio::http_field::cache_control, "no-store");
     for (const auto& [name, value] : response.headers) builder->append_header(name, value);
     if (draining.load()) builder->connection_close();
+    {
+      std::lock_guard lock(in_flight_mutex);
+      ++streams;
+    }
     std::thread([this, builder, produce = std::move(response.stream), method = request.method,
                  path = std::string(incoming->header().path()), request_id = request.request_id, route_pattern,
                  status = response.status, started] {
@@ -177,7 +185,15 @@ struct Server::Implementation {
         auto done = written->get_future();
         builder->append_chunk(std::string(piece));
         builder->flush([written](const restinio::asio_ns::error_code& error) { written->set_value(!error); });
-        if (done.wait_for(options.request_timeout) != std::future_status::ready || !done.get()) {
+        // Waits in short slices, so that a server that stops is not held up by a stream.
+        auto give_up = std::chrono::steady_clock::now() + options.request_timeout;
+        while (done.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+          if (stopped.load() || std::chrono::steady_clock::now() > give_up) {
+            gone = true;
+            return false;
+          }
+        }
+        if (!done.get()) {
           gone = true;
           return false;
         }
@@ -196,7 +212,14 @@ struct Server::Implementation {
                   " status=" + std::to_string(status) + " bytes=" + std::to_string(bytes) + " streamed duration_ms=" +
                   std::to_string(std::chrono::duration<double, std::milli>(elapsed).count()));
       }
-      builder->done([this](const auto&) { finished_one(); });
+      if (stopped.load()) {
+        finished_one();
+      } else {
+        builder->done([this](const auto&) { finished_one(); });
+      }
+      std::lock_guard lock(in_flight_mutex);
+      --streams;
+      in_flight_done.notify_all();
     }).detach();
     return restinio::request_accepted();
   }
@@ -291,6 +314,11 @@ void Server::drain_and_stop() {
   }
   implementation.running->stop();
   implementation.running->wait();
+  implementation.stopped.store(true);
+  {
+    std::unique_lock lock(implementation.in_flight_mutex);
+    implementation.in_flight_done.wait(lock, [&] { return implementation.streams == 0; });
+  }
   implementation.running.reset();
 }
 
