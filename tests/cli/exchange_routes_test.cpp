@@ -6,10 +6,12 @@
 
 #include "audit/audit.h"
 #include "crypto/crypto.h"
+#include "synthetic/synthetic.h"
 
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <thread>
 
 namespace onewindow::cli {
 namespace {
@@ -172,6 +174,48 @@ TEST_F(ExchangeRoutes, ABulkReadIsStreamedAsNdjsonWithItsReceipt) {
   HttpResponse mine = http_request("GET", base + "/me/data-reads", "", citizen_);
   ASSERT_EQ(body_of(mine)["reads"].size(), 1u) << mine.body;
   EXPECT_EQ(body_of(mine)["reads"][0]["bulk"], true);
+}
+
+TEST_F(ExchangeRoutes, AServerStopsWhileASlowClientReadsAStream) {
+  std::string base = served_.base + "/api/v1";
+  HttpResponse asked = http_request(
+      "POST", base + "/catalog/grants",
+      R"({"resource_id":")" + person_resource_ + R"(","items":["name"],"purpose":"人口统计","legal_basis":"《统计法》第七条","expires_on":"2030-12-31"})",
+      civil_);
+  ASSERT_EQ(http_request("POST", base + "/catalog/grants/" + body_of(asked)["id"].get<std::string>() + "/decision",
+                         R"({"grant":true})", police_)
+                .status,
+            200);
+  // More records than the sockets' buffers hold (about 7 MB of lines), so that the stream's
+  // thread is still writing when the server stops.
+  auto divisions = DivisionCodes::load(onewindow::testing::config_dir() / "divisions.yaml");
+  ASSERT_TRUE(divisions.ok());
+  auto files = synthetic::generate({100'000, 0, 3, Date(2026, 1, 1)}, *divisions, directory_.path() / "csv");
+  ASSERT_TRUE(files.ok());
+  auto begun = served_.platform->imports->begin({"person", files->at(0).path, TextEncoding::utf8, "批量登记", {"acc_police", "police"}});
+  ASSERT_TRUE(begun.ok()) << begun.error().message;
+  ASSERT_TRUE(served_.platform->imports->run(begun->id).ok());
+  // A server with a short grace, and a client reading its stream at 20 KB/s.
+  served_.server->drain_and_stop();
+  served_.settings.http.shutdown_grace_seconds = 1;
+  served_.server = std::make_unique<api::Server>(served_.platform->router, served_.platform->metrics,
+                                                 *server_options(served_.settings));
+  ASSERT_TRUE(served_.server->start().ok());
+  std::string token = civil_.at("Authorization");
+  onewindow::testing::run_command("(curl -s --limit-rate 20k -X POST -H 'Authorization: " + token +
+                                  "' -H 'Content-Type: application/json' -d '{\"items\":[\"name\"]}' " + base +
+                                  "/exchange/resources/" + person_resource_ + "/bulk-read > " + (directory_.path() / "slow.ndjson").string() + " 2>&1 &)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto stopping = std::chrono::steady_clock::now();
+  served_.server->drain_and_stop();
+  auto took = std::chrono::steady_clock::now() - stopping;
+  EXPECT_GE(took, std::chrono::milliseconds(900)) << "the stream was not in flight: the test proves nothing";
+  EXPECT_LT(took, std::chrono::seconds(5)) << "the stream held the server up";
+  served_.server.reset();
+  // The client had begun to receive the records, and did not get them all.
+  std::string received = onewindow::testing::read_file(directory_.path() / "slow.ndjson");
+  EXPECT_NE(received.find("\"key\""), std::string::npos) << received.substr(0, 300);
+  EXPECT_EQ(received.find("\"receipt\""), std::string::npos);
 }
 
 TEST_F(ExchangeRoutes, BadReadsNameTheField) {
