@@ -355,6 +355,30 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::
               },
               {{"type", "object"}, {"properties", {{"items", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}});
 
+  router.add({"GET", "/api/v1/exchange/statistics", "exchange.statistics",
+              "Share statistics: reads, bulk reads and records read per day (China Standard Time), provider, consumer "
+              "and resource from ?from= to ?to= (YYYY-MM-DD, at most 367 days; the last 30 days by default), and the "
+              "grants in each status.",
+              "exchange",
+              [&exchange](const Request& request) -> Result<Response> {
+                Date to = local_date(std::chrono::system_clock::now());
+                Date from = to.plus_days(-29);
+                if (auto given = request.query.find("to"); given != request.query.end()) {
+                  auto parsed = Date::parse(given->second, "to");
+                  if (!parsed.ok()) return parsed.take_error();
+                  to = *parsed;
+                  from = to.plus_days(-29);
+                }
+                if (auto given = request.query.find("from"); given != request.query.end()) {
+                  auto parsed = Date::parse(given->second, "from");
+                  if (!parsed.ok()) return parsed.take_error();
+                  from = *parsed;
+                }
+                auto statistics = exchange.statistics(from, to);
+                if (!statistics.ok()) return statistics.take_error();
+                return Response::json(200, *statistics);
+              }});
+
   router.add({"GET", "/api/v1/me/data-reads", "exchange.own_reads",
               "Who read my data: every read of the caller's own record (a citizen's person record, an enterprise "
               "user's legal person) through the exchange: which department, when, which items, for what purpose "

@@ -629,6 +629,16 @@ Result<Grant> Catalog::grant(std::string_view id) const {
   });
 }
 
+Result<nlohmann::json> Catalog::grant_counts() const {
+  return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    auto rows = session.query("SELECT status, COUNT(*) FROM catalog_grant GROUP BY status");
+    if (!rows.ok()) return rows.take_error();
+    nlohmann::json counts = {{"pending", 0}, {"granted", 0}, {"refused", 0}, {"revoked", 0}};
+    for (const auto& row : *rows) counts[row.text(0)] = row.integer(1);
+    return counts;
+  });
+}
+
 Result<std::vector<Grant>> Catalog::grants_of(std::string_view department_key) const {
   return database_.read_value<std::vector<Grant>>([&](store::Session& session) -> Result<std::vector<Grant>> {
     auto rows = session.query(std::string(grant_columns) + " WHERE provider = $1 OR consumer = $1 ORDER BY id DESC LIMIT 1000",

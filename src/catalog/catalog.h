@@ -192,6 +192,8 @@ class Catalog {
   // The provider or the consumer ends a grant that is pending or granted.
   Result<Grant> revoke(std::string_view grant_id, std::string_view reason, const Department& by);
   Result<Grant> grant(std::string_view id) const;
+  // How many grants are in each status: {"pending": n, "granted": n, ...}.
+  Result<nlohmann::json> grant_counts() const;
   // Grants a department gives (as provider) or holds (as consumer), newest first.
   Result<std::vector<Grant>> grants_of(std::string_view department_key) const;
 
@@ -280,6 +282,11 @@ class Exchange {
   Result<BulkRead> begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,
                                    const Consumer& consumer);
   Status run_bulk_read(const BulkRead& read, const std::function<bool(std::string_view)>& write);
+
+  // Share statistics from `from` to `to` (dates in China Standard Time, at most 367 days):
+  // {"from", "to", "reads": [{"day", "provider", "consumer", "resource", "reads", "bulk_reads",
+  // "records"}], "grants": {status: count}}, by day, consumer and resource.
+  Result<nlohmann::json> statistics(Date from, Date to) const;
 
   // Who read my data: every read of one record, newest first, at most 1,000 (bulk reads of its
   // registry made while it existed among them):

@@ -5,7 +5,9 @@
 #include "crypto/crypto.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
 
 namespace onewindow::catalog {
 
@@ -15,12 +17,14 @@ constexpr std::size_t most_keys_per_read = 100;
 
 // One row per record read, append-only, found by the record it is about (who read my data): no
 // key of its own and no other index, so that recording a read writes as few pages as it can.
+// read_on is the read's date in China Standard Time, which the share statistics count by.
 constexpr const char* schema_v1 = R"(
     CREATE TABLE exchange_read (
       log_index BIGINT NOT NULL,
       record_key TEXT NOT NULL,
       registry TEXT NOT NULL,
       read_at TEXT NOT NULL,
+      read_on TEXT NOT NULL,
       consumer TEXT NOT NULL,
       account TEXT NOT NULL,
       resource_code TEXT NOT NULL,
@@ -33,6 +37,7 @@ constexpr const char* schema_v1 = R"(
       log_index BIGINT PRIMARY KEY,
       registry TEXT NOT NULL,
       read_at TEXT NOT NULL,
+      read_on TEXT NOT NULL,
       consumer TEXT NOT NULL,
       account TEXT NOT NULL,
       resource_code TEXT NOT NULL,
@@ -109,6 +114,7 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
     return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
   }
   std::string now = format_timestamp(clock_.now());
+  std::string today = local_date(clock_.now()).to_string();
   // One transaction from the grant check to the record of the read: on SQLite the writer's own
   // connection, whose cache the read's writes do not invalidate.
   return database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
@@ -155,11 +161,12 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
     if (!recorded.ok()) return recorded.take_error();
     for (const std::string& key : found_keys) {
       ONEWINDOW_TRY(session
-                        .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, consumer, account, "
-                                 "resource_code, grant_id, items, purpose, legal_basis) "
-                                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                                 {recorded->index, key, resource.registry, now, consumer.department_key, consumer.account_id,
-                                  resource.code, grant.id, item_list.dump(), grant.purpose, grant.legal_basis})
+                        .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, read_on, consumer, "
+                                 "account, resource_code, grant_id, items, purpose, legal_basis) "
+                                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                 {recorded->index, key, resource.registry, now, today, consumer.department_key,
+                                  consumer.account_id, resource.code, grant.id, item_list.dump(), grant.purpose,
+                                  grant.legal_basis})
                         .status());
     }
     return nlohmann::json{{"resource", resource.code},
@@ -232,10 +239,11 @@ Status Exchange::run_bulk_read(const BulkRead& read, const std::function<bool(st
                                            {"response_hash", response_hash}}});
     if (!recorded.ok()) return recorded.take_error();
     ONEWINDOW_TRY(session
-                      .execute("INSERT INTO exchange_bulk_read (log_index, registry, read_at, consumer, account, resource_code, "
-                               "grant_id, items, purpose, legal_basis, records) "
-                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                               {recorded->index, read.resource.registry, now, read.consumer.department_key,
+                      .execute("INSERT INTO exchange_bulk_read (log_index, registry, read_at, read_on, consumer, account, "
+                               "resource_code, grant_id, items, purpose, legal_basis, records) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                               {recorded->index, read.resource.registry, now, local_date(clock_.now()).to_string(),
+                                read.consumer.department_key,
                                 read.consumer.account_id, read.resource.code, read.grant.id, item_list.dump(),
                                 read.grant.purpose, read.grant.legal_basis, records})
                       .status());
@@ -293,6 +301,61 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
     if (reads.size() > 1000) reads.resize(1000);
     return nlohmann::json{{"reads", reads}};
   });
+}
+
+Result<nlohmann::json> Exchange::statistics(Date from, Date to) const {
+  if (to < from) return Error::invalid("catalog.bad_field", "to", "to is on or after from");
+  if ((to.days() - from.days()).count() > 366) return Error::invalid("catalog.bad_field", "to", "at most 367 days at once");
+  struct Counts {
+    std::int64_t reads = 0;
+    std::int64_t records = 0;
+    std::int64_t bulk_reads = 0;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, Counts> counts;  // day, consumer, resource
+  std::map<std::string, std::int64_t> grants;
+  ONEWINDOW_TRY(database_.read([&](store::Session& session) -> Status {
+    store::Parameters range = {from.to_string(), to.to_string()};
+    auto single = session.query(
+        "SELECT read_on, consumer, resource_code, COUNT(DISTINCT log_index), COUNT(*) FROM exchange_read "
+        "WHERE read_on >= $1 AND read_on <= $2 GROUP BY read_on, consumer, resource_code",
+        range);
+    if (!single.ok()) return single.take_error();
+    for (const auto& row : *single) {
+      Counts& entry = counts[{row.text(0), row.text(1), row.text(2)}];
+      entry.reads += row.integer(3);
+      entry.records += row.integer(4);
+    }
+    auto bulk = session.query(
+        "SELECT read_on, consumer, resource_code, COUNT(*), SUM(records) FROM exchange_bulk_read "
+        "WHERE read_on >= $1 AND read_on <= $2 GROUP BY read_on, consumer, resource_code",
+        range);
+    if (!bulk.ok()) return bulk.take_error();
+    for (const auto& row : *bulk) {
+      Counts& entry = counts[{row.text(0), row.text(1), row.text(2)}];
+      entry.bulk_reads += row.integer(3);
+      entry.records += row.integer(4);
+    }
+    return ok_status();
+  }));
+  auto by_status = catalog_.grant_counts();
+  if (!by_status.ok()) return by_status.take_error();
+  std::map<std::string, std::string> providers;  // by resource code
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [key, entry] : counts) {
+    const auto& [day, consumer, code] = key;
+    if (!providers.contains(code)) {
+      auto resource = catalog_.resource(code);
+      providers[code] = resource.ok() ? resource->provider : "";
+    }
+    rows.push_back({{"day", day},
+                    {"provider", providers[code]},
+                    {"consumer", consumer},
+                    {"resource", code},
+                    {"reads", entry.reads},
+                    {"bulk_reads", entry.bulk_reads},
+                    {"records", entry.records}});
+  }
+  return nlohmann::json{{"from", from.to_string()}, {"to", to.to_string()}, {"reads", rows}, {"grants", *by_status}};
 }
 
 }  // namespace onewindow::catalog

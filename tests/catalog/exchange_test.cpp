@@ -180,6 +180,39 @@ TEST_P(ExchangeTest, ThePersonReadSeesExactlyTheReadsMade) {
   EXPECT_EQ((*exchange_->reads_of("person", "360426199101010071"))["reads"].size(), 2u);
 }
 
+TEST_P(ExchangeTest, ShareStatisticsCountReadsAndRecordsByDayConsumerAndResource) {
+  grant("person", "civil", {"name"});
+  grant("person", "hrss", {"name"});
+  Consumer civil{"acc_civil", "civil"};
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id, "44011320141005001X"}, {"name"}}, civil).ok());
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, civil).ok());
+  // 01:00 China Standard Time on the 24th, still the 23rd in UTC: the day counted is the 24th.
+  clock_.set(local_day_start(Date(2026, 11, 24)) + std::chrono::hours(1));
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_hrss", "hrss"}).ok());
+  auto begun = exchange_->begin_bulk_read(resources_.at("person"), {"name"}, {"acc_hrss", "hrss"});
+  ASSERT_TRUE(begun.ok());
+  ASSERT_TRUE(exchange_->run_bulk_read(*begun, [](std::string_view) { return true; }).ok());
+
+  auto statistics = exchange_->statistics(Date(2026, 11, 23), Date(2026, 11, 24));
+  ASSERT_TRUE(statistics.ok()) << statistics.error().message;
+  auto rows = (*statistics)["reads"];
+  ASSERT_EQ(rows.size(), 2u) << statistics->dump();
+  EXPECT_EQ(rows[0]["day"], "2026-11-23");
+  EXPECT_EQ(rows[0]["consumer"], "civil");
+  EXPECT_EQ(rows[0]["provider"], "police");
+  EXPECT_EQ(rows[0]["reads"], 2);
+  EXPECT_EQ(rows[0]["records"], 2) << "the key with no record is not a record read";
+  EXPECT_EQ(rows[1]["day"], "2026-11-24");
+  EXPECT_EQ(rows[1]["reads"], 1);
+  EXPECT_EQ(rows[1]["bulk_reads"], 1);
+  EXPECT_EQ(rows[1]["records"], 2) << "one by key and one in bulk";
+  EXPECT_EQ((*statistics)["grants"]["granted"], 2);
+  EXPECT_EQ((*statistics)["grants"]["pending"], 0);
+  EXPECT_TRUE((*exchange_->statistics(Date(2026, 11, 25), Date(2026, 11, 30)))["reads"].empty());
+  EXPECT_EQ(exchange_->statistics(Date(2026, 11, 25), Date(2026, 11, 24)).error().details["field"], "to");
+  EXPECT_EQ(exchange_->statistics(Date(2025, 1, 1), Date(2026, 11, 24)).error().details["field"], "to");
+}
+
 TEST_P(ExchangeTest, BadReadsNameTheField) {
   Consumer civil{"acc_civil", "civil"};
   grant("person", "civil", {"name"});

@@ -218,6 +218,23 @@ TEST_F(ExchangeRoutes, AServerStopsWhileASlowClientReadsAStream) {
   EXPECT_EQ(received.find("\"receipt\""), std::string::npos);
 }
 
+TEST_F(ExchangeRoutes, SupervisorsSeeTheShareStatistics) {
+  auto supervisor = served_.bearer({identity::AccountKind::supervisor, "exchange.supervisor", "served password 1", "监察员", "",
+                                    {}, "", "", ""})
+                        .first;
+  std::string base = served_.base + "/api/v1/exchange/statistics";
+  HttpResponse statistics = http_request("GET", base, "", supervisor);
+  ASSERT_EQ(statistics.status, 200) << statistics.body;
+  EXPECT_TRUE(body_of(statistics)["reads"].is_array());
+  EXPECT_EQ(body_of(statistics)["grants"]["pending"], 0);
+  EXPECT_EQ(http_request("GET", base, "", civil_).status, 403) << "an official is no supervisor";
+  HttpResponse bad = http_request("GET", base + "?from=yesterday", "", supervisor);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(body_of(bad)["error"]["details"]["field"], "from");
+  HttpResponse reversed = http_request("GET", base + "?from=2026-12-01&to=2026-11-01", "", supervisor);
+  EXPECT_EQ(body_of(reversed)["error"]["details"]["field"], "to");
+}
+
 TEST_F(ExchangeRoutes, BadReadsNameTheField) {
   std::string path = served_.base + "/api/v1/exchange/resources/" + person_resource_ + "/read";
   HttpResponse no_keys = http_request("POST", path, R"({"items":["name"]})", civil_);
