@@ -639,6 +639,15 @@ Result<nlohmann::json> Catalog::grant_counts() const {
   });
 }
 
+Result<Grant> Catalog::grant_of_party(std::string_view id, std::string_view department_key) const {
+  auto found = grant(id);
+  if (!found.ok()) return found.take_error();
+  if (found->provider != department_key && found->consumer != department_key) {
+    return Error(ErrorKind::not_found, "catalog.grant_not_found", "no grant " + std::string(id), {{"field", "grant_id"}});
+  }
+  return found;
+}
+
 Result<std::vector<Grant>> Catalog::grants_of(std::string_view department_key) const {
   return database_.read_value<std::vector<Grant>>([&](store::Session& session) -> Result<std::vector<Grant>> {
     auto rows = session.query(std::string(grant_columns) + " WHERE provider = $1 OR consumer = $1 ORDER BY id DESC LIMIT 1000",

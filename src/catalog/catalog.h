@@ -192,6 +192,9 @@ class Catalog {
   // The provider or the consumer ends a grant that is pending or granted.
   Result<Grant> revoke(std::string_view grant_id, std::string_view reason, const Department& by);
   Result<Grant> grant(std::string_view id) const;
+  // The grant, when the department is its provider or its consumer; catalog.grant_not_found for
+  // anyone else, who may not even learn that it exists.
+  Result<Grant> grant_of_party(std::string_view id, std::string_view department_key) const;
   // How many grants are in each status: {"pending": n, "granted": n, ...}.
   Result<nlohmann::json> grant_counts() const;
   // Grants a department gives (as provider) or holds (as consumer), newest first.

@@ -89,14 +89,10 @@ static Result<Allowed> allowed(store::Session& session, const Catalog& catalog, 
     }
     if (!named.insert(item).second) return Error::invalid("catalog.bad_field", "items", "the data item " + item + " is named twice");
   }
-  std::vector<std::string> items = named_items;
-  if (items.empty()) {
-    auto any = catalog.check_grant(session, consumer.department_key, resource->id, {});
-    if (!any.ok()) return any.take_error();
-    items = any->items;
-  }
-  auto grant = catalog.check_grant(session, consumer.department_key, resource->id, items);
+  // No items named: the newest current grant, and every item it covers.
+  auto grant = catalog.check_grant(session, consumer.department_key, resource->id, named_items);
   if (!grant.ok()) return grant.take_error();
+  std::vector<std::string> items = named_items.empty() ? grant->items : named_items;
   return Allowed{std::move(resource).value(), std::move(items), std::move(grant).value()};
 }
 

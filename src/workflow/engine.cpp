@@ -208,6 +208,15 @@ store::Parameters task_parameters(const TaskState& task, const std::string& inst
           task.comment};
 }
 
+// The newest deployment holding the process, or nullopt when none does.
+Result<std::optional<std::int64_t>> newest_deployment(store::Session& session, std::string_view process_id) {
+  auto newest = session.query_one("SELECT MAX(deployment) FROM workflow_deployed_process WHERE process_id = $1",
+                                  {std::string(process_id)});
+  if (!newest.ok()) return newest.take_error();
+  if (!*newest || (*newest)->is_null(0)) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>((*newest)->integer(0));
+}
+
 bool valid_deployment_name(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -505,14 +514,13 @@ Result<InstanceView> Engine::start(const StartRequest& request, const Actor& by)
     auto started = database_.write_value<InstanceView>([&](store::Session& session) -> Result<InstanceView> {
       std::int64_t deployment = request.deployment;
       if (deployment == 0) {
-        auto newest = session.query_one("SELECT MAX(deployment) FROM workflow_deployed_process WHERE process_id = $1",
-                                        {request.process_id});
+        auto newest = newest_deployment(session, request.process_id);
         if (!newest.ok()) return newest.take_error();
-        if (!*newest || (*newest)->is_null(0)) {
+        if (!*newest) {
           return Error(ErrorKind::not_found, "workflow.unknown_process", "no deployed process " + request.process_id,
                        {{"field", "process_id"}});
         }
-        deployment = (*newest)->integer(0);
+        deployment = **newest;
       }
       if (!request.business_key.empty()) {
         auto taken = session.query_one("SELECT id FROM workflow_instance WHERE process_id = $1 AND business_key = $2",
@@ -565,14 +573,13 @@ detail::Environment Engine::environment_for(store::Session& session, const std::
       calendar_,
       [this, &session](std::int64_t deployment) { return deployments_->model(session, deployment); },
       [&session](std::string_view process_id) -> Result<std::int64_t> {
-        auto newest = session.query_one("SELECT MAX(deployment) FROM workflow_deployed_process WHERE process_id = $1",
-                                        {std::string(process_id)});
+        auto newest = newest_deployment(session, process_id);
         if (!newest.ok()) return newest.take_error();
-        if (!*newest || (*newest)->is_null(0)) {
+        if (!*newest) {
           return Error(ErrorKind::invalid_argument, "workflow.unknown_called_element",
                        "no deployed process " + std::string(process_id) + " to call");
         }
-        return (*newest)->integer(0);
+        return **newest;
       },
       [this, &session, instance_id](const std::string& hook, const std::string& node,
                                     const nlohmann::json& variables) -> Result<nlohmann::json> {

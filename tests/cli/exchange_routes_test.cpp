@@ -21,8 +21,6 @@ using onewindow::testing::HttpResponse;
 
 constexpr const char* citizen_id = "360426199101010071";
 
-nlohmann::json body_of(const HttpResponse& response) { return nlohmann::json::parse(response.body, nullptr, false); }
-
 class ExchangeRoutes : public ::testing::Test {
  protected:
   void SetUp() override {

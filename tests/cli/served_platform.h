@@ -13,6 +13,11 @@
 
 namespace onewindow::cli {
 
+// A response's body as JSON (discarded when it is not JSON), for the HTTP tests.
+inline nlohmann::json body_of(const onewindow::testing::HttpResponse& response) {
+  return nlohmann::json::parse(response.body, nullptr, false);
+}
+
 class ServedPlatform {
  public:
   ServedPlatform() {

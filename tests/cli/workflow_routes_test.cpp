@@ -11,8 +11,6 @@ namespace {
 using onewindow::testing::http_request;
 using onewindow::testing::HttpResponse;
 
-nlohmann::json body_of(const HttpResponse& response) { return nlohmann::json::parse(response.body, nullptr, false); }
-
 class WorkflowRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
