@@ -53,6 +53,7 @@ class Engine;
 namespace catalog {
 class Catalog;
 class Exchange;
+class Subscriptions;
 struct CatalogConfiguration;
 }
 namespace registry {
@@ -144,9 +145,15 @@ Status require_department(const Request& request, std::string_view department_id
 class Metrics {
  public:
   void record(std::string_view method, std::string_view route, int status, std::chrono::nanoseconds duration);
+  // Adds what a module renders at each scrape, Prometheus text with its HELP and TYPE lines
+  // (the exchange's share statistics, subscription backlogs). Add before serving.
+  void add_collector(std::function<std::string()> collector) { collectors_.push_back(std::move(collector)); }
   std::string render_prometheus() const;
 
  private:
+  std::string render_http() const;
+
+  std::vector<std::function<std::string()>> collectors_;
   struct Series;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Series>> series_;  // by "method route"
@@ -263,12 +270,17 @@ void add_registry_routes(Router& router, registry::Registries& registries, ident
 // decisions, revocations) of the caller's department.
 void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog::CatalogConfiguration& configuration,
                         identity::Directory& directory);
-// The exchange: reads of registry records through grants, and who read my data.
-void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::Directory& directory);
+// The exchange: reads of registry records through grants, subscriptions to changes, who read my
+// data; its share statistics and subscription backlogs go into `metrics`.
+void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::Subscriptions& subscriptions,
+                         identity::Directory& directory, Metrics& metrics);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);
+
+// A Prometheus label value escaped: backslash, quote, newline.
+std::string prometheus_label(std::string_view text);
 
 // Parses "host:port" as used by --listen; errors name the field.
 Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);

@@ -254,7 +254,8 @@ void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog
 
 namespace onewindow::api {
 
-void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::Directory& directory) {
+void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::Subscriptions& subscriptions,
+                         identity::Directory& directory, Metrics& metrics) {
   // The consumer: the caller and its department.
   auto consumer_of = [&directory](const Request& request) -> Result<catalog::Consumer> {
     auto department = department_of(request, directory);
@@ -347,6 +348,133 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, identity::
                 });
               },
               {{"type", "object"}, {"properties", {{"items", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}}});
+
+  router.add({"POST", "/api/v1/exchange/subscriptions", "exchange.read",
+              "Subscribes the caller's department to the changes of a registry resource it holds a grant for: "
+              "resource (id or code), items (some of the granted ones; all when left out) and endpoint (an http:// "
+              "or https:// URL to push to; left out, the department pulls). Events name the record and the items "
+              "written, never their values.",
+              "exchange",
+              [&subscriptions, consumer_of](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"resource", "items", "endpoint"}));
+                catalog::SubscriptionRequest subscription;
+                auto resource = string_field(*body, "resource", true);
+                if (!resource.ok()) return resource.take_error();
+                subscription.resource_id = *resource;
+                auto items = string_list(*body, "items");
+                if (!items.ok()) return items.take_error();
+                subscription.items = *items;
+                auto endpoint = string_field(*body, "endpoint", false);
+                if (!endpoint.ok()) return endpoint.take_error();
+                subscription.endpoint = *endpoint;
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto made = subscriptions.subscribe(subscription, *consumer);
+                if (!made.ok()) return made.take_error();
+                return Response::json(201, made->to_json());
+              },
+              {{"type", "object"},
+               {"required", {"resource"}},
+               {"properties",
+                {{"resource", {{"type", "string"}}},
+                 {"items", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+                 {"endpoint", {{"type", "string"}}}}}}});
+
+  router.add({"GET", "/api/v1/exchange/subscriptions", "exchange.read",
+              "The caller's department's subscriptions, newest first, each with its backlog (changes not yet "
+              "delivered or acknowledged), failed attempts, last error and next attempt.",
+              "exchange",
+              [&subscriptions, consumer_of](const Request& request) -> Result<Response> {
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto found = subscriptions.subscriptions_of(consumer->department_key);
+                if (!found.ok()) return found.take_error();
+                nlohmann::json list = nlohmann::json::array();
+                for (const auto& subscription : *found) list.push_back(subscription.to_json());
+                return Response::json(200, {{"subscriptions", list}});
+              }});
+
+  router.add({"GET", "/api/v1/exchange/subscriptions/{id}", "exchange.read",
+              "A subscription of the caller's department, with its backlog.", "exchange",
+              [&subscriptions, consumer_of](const Request& request) -> Result<Response> {
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto found = subscriptions.subscription(request.path_parameters.at("id"), consumer->department_key);
+                if (!found.ok()) return found.take_error();
+                return Response::json(200, found->to_json());
+              }});
+
+  router.add({"DELETE", "/api/v1/exchange/subscriptions/{id}", "exchange.read",
+              "Cancels a subscription of the caller's department: no more events are given or pushed.", "exchange",
+              [&subscriptions, consumer_of](const Request& request) -> Result<Response> {
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto cancelled = subscriptions.cancel(request.path_parameters.at("id"), *consumer);
+                if (!cancelled.ok()) return cancelled.take_error();
+                return Response::json(200, cancelled->to_json());
+              }});
+
+  router.add({"GET", "/api/v1/exchange/subscriptions/{id}/events", "exchange.read",
+              "Pulls a subscription's events after ?after= (a change number: 0, or the next_cursor of the last "
+              "page), at most ?limit= (1-1000, 100 by default). The cursor given counts as acknowledged. A page with "
+              "events carries the receipt of the transparency-log entry recording what was handed over.",
+              "exchange",
+              [&subscriptions, consumer_of](const Request& request) -> Result<Response> {
+                std::int64_t after = 0;
+                if (auto given = request.query.find("after"); given != request.query.end()) {
+                  const std::string& text = given->second;
+                  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), after);
+                  if (error != std::errc() || end != text.data() + text.size()) {
+                    return Error::invalid("http.bad_parameter", "after", "after must be a whole number");
+                  }
+                }
+                auto limit = number_parameter(request, "limit", 100);
+                if (!limit.ok()) return limit.take_error();
+                auto consumer = consumer_of(request);
+                if (!consumer.ok()) return consumer.take_error();
+                auto page = subscriptions.events(request.path_parameters.at("id"), after, *limit, *consumer);
+                if (!page.ok()) return page.take_error();
+                return Response::json(200, *page);
+              }});
+
+  metrics.add_collector([&exchange, &subscriptions] {
+    std::string out;
+    auto counts = exchange.share_counts();
+    const std::pair<const char*, std::int64_t catalog::Exchange::ShareCount::*> series[] = {
+        {"reads", &catalog::Exchange::ShareCount::reads},
+        {"bulk_reads", &catalog::Exchange::ShareCount::bulk_reads},
+        {"records", &catalog::Exchange::ShareCount::records}};
+    for (const auto& [name, member] : series) {
+      std::string metric = std::string("onewindow_exchange_") + name + "_total";
+      out += "# HELP " + metric + " Exchange " + name + " since the server started, by provider, consumer and resource.\n";
+      out += "# TYPE " + metric + " counter\n";
+      for (const auto& [key, count] : counts) {
+        const auto& [provider, consumer, resource] = key;
+        out += metric + "{provider=\"" + prometheus_label(provider) + "\",consumer=\"" + prometheus_label(consumer) +
+               "\",resource=\"" + prometheus_label(resource) + "\"} " + std::to_string(count.*member) + "\n";
+      }
+    }
+    if (auto grants = exchange.catalog().grant_counts(); grants.ok()) {
+      out += "# HELP onewindow_catalog_grants Grants between departments, by status.\n";
+      out += "# TYPE onewindow_catalog_grants gauge\n";
+      for (const auto& [status, count] : grants->items()) {
+        out += "onewindow_catalog_grants{status=\"" + prometheus_label(status) + "\"} " + count.dump() + "\n";
+      }
+    }
+    if (auto active = subscriptions.subscriptions_of(""); active.ok()) {
+      out += "# HELP onewindow_exchange_subscription_backlog Changes not yet delivered or acknowledged, by subscription.\n";
+      out += "# TYPE onewindow_exchange_subscription_backlog gauge\n";
+      for (const auto& subscription : *active) {
+        out += "onewindow_exchange_subscription_backlog{subscription=\"" + prometheus_label(subscription.id) +
+               "\",consumer=\"" + prometheus_label(subscription.consumer) + "\",resource=\"" +
+               prometheus_label(subscription.resource_code) + "\",delivery=\"" +
+               (subscription.endpoint.empty() ? "pull" : "push") + "\"} " + std::to_string(subscription.backlog) + "\n";
+      }
+    }
+    return out;
+  });
 
   router.add({"GET", "/api/v1/exchange/statistics", "exchange.statistics",
               "Share statistics: reads, bulk reads and records read per day (China Standard Time), provider, consumer "

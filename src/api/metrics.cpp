@@ -10,7 +10,16 @@ namespace {
 constexpr std::array<double, 13> bucket_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                   0.1,    0.25,  0.5,    1.0,   2.5,  10.0};
 
-std::string label_value(std::string_view text) {
+std::string label_value(std::string_view text) { return prometheus_label(text); }
+
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+}  // namespace
+
+std::string prometheus_label(std::string_view text) {
   std::string escaped;
   for (char c : text) {
     if (c == '\\' || c == '"') escaped += '\\';
@@ -22,13 +31,6 @@ std::string label_value(std::string_view text) {
   }
   return escaped;
 }
-
-std::string number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.9g", value);
-  return buffer;
-}
-}  // namespace
 
 struct Metrics::Series {
   std::string method;
@@ -58,6 +60,12 @@ void Metrics::record(std::string_view method, std::string_view route, int status
 }
 
 std::string Metrics::render_prometheus() const {
+  std::string out = render_http();
+  for (const auto& collector : collectors_) out += collector();
+  return out;
+}
+
+std::string Metrics::render_http() const {
   std::lock_guard lock(mutex_);
   std::string out;
   out += "# HELP onewindow_http_requests_total HTTP requests answered, by route and status.\n";

@@ -39,8 +39,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
 #include <optional>
 #include <string>
 #include <vector>
@@ -296,12 +303,153 @@ class Exchange {
   // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index"}]}
   Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key) const;
 
+  // Reads since this process started, by provider, consumer and resource code, for /metrics
+  // (the statistics above are the lasting record).
+  struct ShareCount {
+    std::int64_t reads = 0;
+    std::int64_t bulk_reads = 0;
+    std::int64_t records = 0;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, ShareCount> share_counts() const;
+
+  const Catalog& catalog() const { return catalog_; }
+
  private:
+  void count(const std::string& provider, const std::string& resource_code, const Consumer& consumer, std::int64_t reads,
+             std::int64_t bulk_reads, std::int64_t records);
+
+  mutable std::mutex counts_mutex_;
+  std::map<std::tuple<std::string, std::string, std::string>, ShareCount> counts_;
   store::Database& database_;
   audit::TransparencyLog& log_;
   const Catalog& catalog_;
   const registry::Registries& registries_;
   const Clock& clock_;
+};
+
+// ---- Subscriptions -----------------------------------------------------------------------------
+//
+// Contract:
+// - A consumer department subscribes to a registry resource it holds a grant for, for some of the
+//   granted items (all of them when none are named). Its events are the changes of the registry's
+//   records committed after it subscribed that wrote at least one of those items:
+//   {"id", "subscription", "resource", "registry", "key", "items", "created", "log_index",
+//   "changed_at"}. An event names the record and the items written, never their values: the
+//   consumer reads those through the exchange, so that every read of a value stays a recorded read.
+// - The changes are the outbox: rows written in the registry write's own transaction (a
+//   registry::ChangeListener), only for registries with an active subscription, numbered per
+//   registry in commit order (a counter row held until commit). An event's id is
+//   "<subscription>.<number>", the same every time the event is given.
+// - Pull: events() gives the events after a cursor, at most `limit` (1 to 1,000); the cursor given
+//   is taken as acknowledged, so that the subscription's backlog shows what is left.
+// - Push: a subscription with an endpoint (http:// or https://) is delivered by a pool of threads
+//   (start_delivery): batches of at most 100 events POSTed as {"subscription", "events": [...]}
+//   with the header X-Onewindow-Subscription. A 2xx answer moves the subscription's cursor past
+//   the batch, in one transaction with a transparency-log entry "exchange.delivered" holding the
+//   SM3 hash of the body sent. Anything else (no answer in the timeout, another status) leaves
+//   the cursor where it was, and the batch is sent again after a backoff that doubles from 1 s to
+//   at most 5 minutes: at least once, and a receiver drops duplicates by event id. A crash
+//   between the answer and the cursor's move sends the batch again. A dead endpoint holds one
+//   thread for at most the timeout and then waits out its backoff; the others go on.
+// - Every delivery and every pull checks the grant again: a grant that ended stops the events
+//   (catalog.no_grant, ...; for a push, its last error) until a new one is granted.
+// - The backlog of a subscription (changes after its cursor), its attempts, last error and next
+//   attempt are shown to its consumer and in /metrics.
+// - Subscribing and cancelling are logged (exchange.subscribed, exchange.unsubscribed).
+//
+// Errors: catalog.bad_field (endpoint, items, limit, after), catalog.not_a_registry, those of
+// check_grant; catalog.subscription_not_found (not_found, also for another department's);
+// catalog.subscription_cancelled (conflict).
+
+struct SubscriptionRequest {
+  std::string resource_id;  // its id or code
+  std::vector<std::string> items;  // empty: every item the grant covers
+  std::string endpoint;     // empty: the consumer pulls
+};
+
+struct Subscription {
+  std::string id;  // "sub_..."
+  std::string resource_id;
+  std::string resource_code;
+  std::string registry;
+  std::string consumer;
+  std::vector<std::string> items;
+  std::string endpoint;
+  std::string state;  // "active", "cancelled"
+  // The registry's change number when it subscribed: its events are the changes after it.
+  std::int64_t start = 0;
+  // The last change delivered (push) or acknowledged (pull).
+  std::int64_t cursor = 0;
+  std::int64_t backlog = 0;  // changes of the registry after the cursor
+  std::int64_t attempts = 0;  // failed deliveries in a row
+  std::string last_error;
+  std::string next_attempt_at;
+  std::string last_delivered_at;
+  std::string created_by;
+  std::string created_at;
+  nlohmann::json to_json() const;
+};
+
+struct DeliveryOptions {
+  int threads = 4;
+  std::chrono::milliseconds timeout{10000};         // per POST, connecting included
+  std::chrono::milliseconds idle_poll{500};         // how often an idle thread looks for work
+  std::chrono::milliseconds first_backoff{1000};
+  std::chrono::milliseconds longest_backoff{300000};
+};
+
+class Subscriptions {
+ public:
+  Subscriptions(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog, const Clock& clock,
+                DeliveryOptions options = {});
+  ~Subscriptions();  // stops delivering, after the POSTs in flight
+  Subscriptions(const Subscriptions&) = delete;
+  Subscriptions& operator=(const Subscriptions&) = delete;
+
+  static std::vector<store::Migration> migrations();
+
+  // The listener that writes the outbox; for Registries::add_change_listener.
+  registry::ChangeListener change_listener();
+
+  Result<Subscription> subscribe(const SubscriptionRequest& request, const Consumer& consumer);
+  Result<Subscription> cancel(std::string_view id, const Consumer& consumer);
+  // A subscription of the consumer's department, with its backlog.
+  Result<Subscription> subscription(std::string_view id, std::string_view consumer) const;
+  // The department's subscriptions, or (empty consumer) every active one; newest first.
+  Result<std::vector<Subscription>> subscriptions_of(std::string_view consumer) const;
+
+  // {"events": [...], "next_cursor"}: the events after `after` (0 for the first page), at most
+  // `limit`. next_cursor is the last change looked at, to be given as `after` next time; it
+  // moves past changes that wrote none of the subscribed items.
+  Result<nlohmann::json> events(std::string_view id, std::int64_t after, int limit, const Consumer& consumer);
+
+  // Sends one batch to every push subscription that is due and has a backlog, one after another
+  // on the caller's thread; how many batches were accepted. What the delivery threads do.
+  Result<int> deliver_due();
+
+  // Starts the delivery threads; stop_delivery() (or the destructor) ends them after the POSTs
+  // in flight.
+  void start_delivery();
+  void stop_delivery();
+
+ private:
+  // Delivers one batch of one subscription: true when the endpoint accepted it.
+  Result<bool> deliver(const std::string& id);
+  // Due push subscriptions with a backlog, oldest attempt first.
+  Result<std::vector<std::string>> due() const;
+  void work();
+
+  store::Database& database_;
+  audit::TransparencyLog& log_;
+  const Catalog& catalog_;
+  const Clock& clock_;
+  DeliveryOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<std::string> in_flight_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace onewindow::catalog

@@ -1,6 +1,7 @@
 // The exchange: reads of registry records through grants, each recorded with the hashes of what
 // was asked and answered; see catalog.h.
 #include "catalog/catalog.h"
+#include "catalog/internal.h"
 
 #include "crypto/crypto.h"
 
@@ -49,31 +50,15 @@ constexpr const char* schema_v1 = R"(
     CREATE INDEX exchange_bulk_read_registry ON exchange_bulk_read (registry, read_at);
 )";
 
+}  // namespace
+
 Result<std::string> sm3_of_canonical(const nlohmann::json& value) {
   auto text = audit::canonical_json(value);
   if (!text.ok()) return text.take_error();
   return crypto::to_hex(crypto::sm3(*text));
 }
 
-}  // namespace
-
-Exchange::Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
-                   const registry::Registries& registries, const Clock& clock)
-    : database_(database), log_(log), catalog_(catalog), registries_(registries), clock_(clock) {}
-
-std::vector<store::Migration> Exchange::migrations() {
-  return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""}};
-}
-
-// The registry resource, the items (all the grant covers when none are named) and the grant
-// that allows reading them.
-struct Allowed {
-  Resource resource;
-  std::vector<std::string> items;
-  Grant grant;
-};
-
-static Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::string_view resource_id,
+Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::string_view resource_id,
                                const std::vector<std::string>& named_items, const Consumer& consumer) {
   auto resource = catalog.resource(session, resource_id);
   if (!resource.ok()) return resource.take_error();
@@ -96,6 +81,14 @@ static Result<Allowed> allowed(store::Session& session, const Catalog& catalog, 
   return Allowed{std::move(resource).value(), std::move(items), std::move(grant).value()};
 }
 
+Exchange::Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
+                   const registry::Registries& registries, const Clock& clock)
+    : database_(database), log_(log), catalog_(catalog), registries_(registries), clock_(clock) {}
+
+std::vector<store::Migration> Exchange::migrations() {
+  return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""}};
+}
+
 static nlohmann::json only(const nlohmann::json& fields, const std::vector<std::string>& items) {
   nlohmann::json kept = nlohmann::json::object();
   for (const std::string& item : items) {
@@ -113,7 +106,10 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
   std::string today = local_date(clock_.now()).to_string();
   // One transaction from the grant check to the record of the read: on SQLite the writer's own
   // connection, whose cache the read's writes do not invalidate.
-  return database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+  // Counted for /metrics once the read has committed.
+  std::string counted_provider, counted_code;
+  std::int64_t counted_records = 0;
+  auto answer = database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
     auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
     if (!permitted.ok()) return permitted.take_error();
     const Resource& resource = permitted->resource;
@@ -165,6 +161,9 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
                                   grant.legal_basis})
                         .status());
     }
+    counted_provider = resource.provider;
+    counted_code = resource.code;
+    counted_records = static_cast<std::int64_t>(found_keys.size());
     return nlohmann::json{{"resource", resource.code},
                           {"grant", grant.id},
                           {"records", records},
@@ -174,6 +173,8 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
                             {"response_hash", *response_hash},
                             {"read_at", recorded->time}}}};
   });
+  if (answer.ok()) count(counted_provider, counted_code, consumer, 1, 0, counted_records);
+  return answer;
 }
 
 Result<BulkRead> Exchange::begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,
@@ -246,6 +247,7 @@ Status Exchange::run_bulk_read(const BulkRead& read, const std::function<bool(st
     return *recorded;
   });
   if (!receipt.ok()) return receipt.take_error();
+  count(read.resource.provider, read.resource.code, read.consumer, 0, 1, records);
   nlohmann::json trailer = {{"receipt",
                              {{"log_index", receipt->index},
                               {"begun_log_index", read.begun_log_index},
@@ -255,6 +257,20 @@ Status Exchange::run_bulk_read(const BulkRead& read, const std::function<bool(st
                               {"read_at", receipt->time}}}};
   write(trailer.dump() + "\n");
   return ok_status();
+}
+
+void Exchange::count(const std::string& provider, const std::string& resource_code, const Consumer& consumer,
+                     std::int64_t reads, std::int64_t bulk_reads, std::int64_t records) {
+  std::lock_guard lock(counts_mutex_);
+  ShareCount& counted = counts_[{provider, consumer.department_key, resource_code}];
+  counted.reads += reads;
+  counted.bulk_reads += bulk_reads;
+  counted.records += records;
+}
+
+std::map<std::tuple<std::string, std::string, std::string>, Exchange::ShareCount> Exchange::share_counts() const {
+  std::lock_guard lock(counts_mutex_);
+  return counts_;
 }
 
 Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) const {

@@ -105,6 +105,7 @@ struct Platform {
   std::optional<catalog::CatalogConfiguration> catalog_configuration;
   std::unique_ptr<catalog::Catalog> catalog;
   std::unique_ptr<catalog::Exchange> exchange;
+  std::unique_ptr<catalog::Subscriptions> subscriptions;  // its delivery threads stop before what they use goes
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).

@@ -101,6 +101,7 @@ Status deploy_processes(workflow::Engine& engine, const std::filesystem::path& d
 
 Platform::~Platform() {
   if (workflow) workflow->stop_timers();
+  if (subscriptions) subscriptions->stop_delivery();
   if (transparency_log) transparency_log->stop_signing();
 }
 
@@ -109,6 +110,7 @@ std::vector<store::Migration> all_migrations() {
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
                         registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
+                        catalog::Subscriptions::migrations(),
                         workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
@@ -218,13 +220,6 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                                                                 platform->clock);
   ONEWINDOW_TRY(platform->registries->prepare());
   platform->imports = std::make_unique<registry::Imports>(*platform->database, *platform->registries, platform->clock);
-  if (background_work) {
-    platform->import_queue = std::make_unique<registry::ImportQueue>(*platform->imports);
-    // Uploads interrupted by the last stop go on where their last batch ended.
-    auto interrupted = platform->imports->unfinished("upload");
-    if (!interrupted.ok()) return interrupted.take_error();
-    for (const auto& import : *interrupted) platform->import_queue->submit(import.id);
-  }
 
   // The catalog publishes every base registry, kept up to date with its definition.
   auto catalog_configuration = catalog::CatalogConfiguration::load(config_dir / "catalog", *platform->registry_catalog);
@@ -240,6 +235,18 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   ONEWINDOW_TRY(platform->catalog->publish_registries(*platform->registry_catalog));
   platform->exchange = std::make_unique<catalog::Exchange>(*platform->database, *platform->transparency_log,
                                                           *platform->catalog, *platform->registries, platform->clock);
+  platform->subscriptions = std::make_unique<catalog::Subscriptions>(*platform->database, *platform->transparency_log,
+                                                                    *platform->catalog, platform->clock);
+  // Before any write: every change of a subscribed registry goes into the outbox with it.
+  platform->registries->add_change_listener(platform->subscriptions->change_listener());
+  if (background_work) {
+    platform->subscriptions->start_delivery();
+    platform->import_queue = std::make_unique<registry::ImportQueue>(*platform->imports);
+    // Uploads interrupted by the last stop go on where their last batch ended.
+    auto interrupted = platform->imports->unfinished("upload");
+    if (!interrupted.ok()) return interrupted.take_error();
+    for (const auto& import : *interrupted) platform->import_queue->submit(import.id);
+  }
 
   platform->workflow = std::make_unique<workflow::Engine>(*platform->database, *platform->transparency_log,
                                                          *platform->calendar, platform->clock);
@@ -262,7 +269,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                            {background_work ? platform->imports.get() : nullptr, platform->import_queue.get(),
                             std::filesystem::path(configured.data_dir) / "imports"});
   api::add_catalog_routes(router, *platform->catalog, *platform->catalog_configuration, *platform->directory);
-  api::add_exchange_routes(router, *platform->exchange, *platform->directory);
+  api::add_exchange_routes(router, *platform->exchange, *platform->subscriptions, *platform->directory,
+                           platform->metrics);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());

@@ -313,7 +313,15 @@ Result<WriteReceipt> Registries::write(std::string_view registry, std::string_vi
     receipt.log_index = recorded->index;
     ONEWINDOW_TRY(place_rows(session, registry_definition, rows, reason, writer, receipt.log_index, receipt.written_at));
     if (!rows[0].refusal.ok()) return rows[0].refusal;
-    return store_rows(session, registry_definition, rows, reason, writer, receipt.log_index, receipt.written_at);
+    ONEWINDOW_TRY(store_rows(session, registry_definition, rows, reason, writer, receipt.log_index, receipt.written_at));
+    return tell_listeners(
+        session, registry_definition,
+        [&] {
+          std::vector<std::string> written;
+          for (const auto& [name, value] : rows[0].fields.items()) written.push_back(name);
+          return std::vector<Change>{{rows[0].key, std::move(written), receipt.created}};
+        },
+        receipt.log_index, receipt.written_at);
   });
   if (!written.ok()) return written.take_error();
   return receipt;
@@ -446,7 +454,35 @@ Result<BatchReceipt> Registries::write_batch(store::Session& session, const Regi
                                 error.code, error.message});
   }
   ONEWINDOW_TRY(store_rows(session, definition, pending, reason, writer, receipt.log_index, written_at));
+  ONEWINDOW_TRY(tell_listeners(
+      session, definition,
+      [&] {
+        std::vector<Change> changes;
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+          if (!pending[i].refusal.ok()) continue;
+          Change& change = changes.emplace_back(Change{pending[i].key, {}, pending[i].created});
+          for (std::size_t column = 0; column < columns.size(); ++column) {
+            if (!rows[i].values[column].empty()) change.fields.push_back(columns[column]->name);
+          }
+        }
+        return changes;
+      },
+      receipt.log_index, written_at));
   return receipt;
+}
+
+Status Registries::tell_listeners(store::Session& session, const RegistryDefinition& definition,
+                                  const std::function<std::vector<Change>()>& list, std::int64_t log_index,
+                                  const std::string& written_at) const {
+  std::optional<std::vector<Change>> changes;
+  for (const ChangeListener& listener : listeners_) {
+    auto wanted = listener.wants(session, definition);
+    if (!wanted.ok()) return wanted.take_error();
+    if (!*wanted) continue;
+    if (!changes) changes = list();
+    ONEWINDOW_TRY(listener.changed(session, definition, *changes, log_index, written_at));
+  }
+  return ok_status();
 }
 
 Status Registries::creation_refusal(const RegistryDefinition& definition, const Writer& writer,

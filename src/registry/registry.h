@@ -239,6 +239,25 @@ struct WriteReceipt {
   bool created = false;     // the write made the record
 };
 
+// A record changed by a write, as change listeners are told of it.
+struct Change {
+  std::string key;
+  std::vector<std::string> fields;  // the names of the fields written, the key not among them
+  bool created = false;             // the write made the record
+};
+
+// Someone told of every write of records (the exchange's subscriptions), inside the writing
+// transaction after its rows and before it commits: what the listener writes commits with the
+// change or not at all, and a failed Status rolls the write back.
+struct ChangeListener {
+  // Whether the listener wants this registry's changes now; when no listener does, the changes
+  // are not even listed (an import writes millions of rows).
+  std::function<Result<bool>(store::Session& session, const RegistryDefinition& definition)> wants;
+  std::function<Status(store::Session& session, const RegistryDefinition& definition, const std::vector<Change>& changes,
+                       std::int64_t log_index, const std::string& written_at)>
+      changed;
+};
+
 // One row of a bulk write: the line of the file it came from, the record's key, and a value for
 // each of the batch's columns as text (UTF-8, as validate_text() takes it), empty where the row
 // leaves the field as it is, as an empty CSV cell does.
@@ -350,6 +369,10 @@ class Registries {
                       const Writer& writer, Date today) const;
   static Error not_owned(const RegistryDefinition& definition, const FieldDefinition& field);
 
+  // Adds a listener told of every write (write() and write_batch()) from now on. Call before the
+  // first write: listeners are not guarded against writes running at the same time.
+  void add_change_listener(ChangeListener listener) { listeners_.push_back(std::move(listener)); }
+
   const RegistryCatalog& catalog() const { return catalog_; }
   const DivisionCodes& divisions() const { return divisions_; }
   audit::TransparencyLog& transparency_log() const { return log_; }
@@ -392,12 +415,17 @@ class Registries {
                     const std::string& written_at) const;
   nlohmann::json shown(const FieldDefinition& field, const nlohmann::json& value, const Reader& reader) const;
   nlohmann::json shown_fields(const RegistryDefinition& definition, const nlohmann::json& values, const Reader& reader) const;
+  // Tells the listeners that want this registry's changes of them, listed by `list` only then.
+  Status tell_listeners(store::Session& session, const RegistryDefinition& definition,
+                        const std::function<std::vector<Change>()>& list, std::int64_t log_index,
+                        const std::string& written_at) const;
 
   store::Database& database_;
   audit::TransparencyLog& log_;
   const RegistryCatalog& catalog_;
   const DivisionCodes& divisions_;
   const Clock& clock_;
+  std::vector<ChangeListener> listeners_;
 };
 
 // ---- Imports -----------------------------------------------------------------------------------
