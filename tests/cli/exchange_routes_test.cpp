@@ -247,5 +247,80 @@ TEST_F(ExchangeRoutes, BadReadsNameTheField) {
   EXPECT_EQ(body_of(extra)["error"]["details"]["field"], "why");
 }
 
+TEST_F(ExchangeRoutes, ADepartmentSubscribesPullsAndCancelsOverHttp) {
+  std::string base = served_.base + "/api/v1";
+  HttpResponse asked = http_request(
+      "POST", base + "/catalog/grants",
+      R"({"resource_id":")" + person_resource_ +
+          R"(","items":["name","birth_date"],"purpose":"低保审核","legal_basis":"《社会救助暂行办法》第十一条","expires_on":"2030-12-31"})",
+      civil_);
+  ASSERT_EQ(asked.status, 201) << asked.body;
+  ASSERT_EQ(http_request("POST", base + "/catalog/grants/" + std::string(body_of(asked)["id"]) + "/decision",
+                         R"({"grant":true})", police_)
+                .status,
+            200);
+
+  // Refusals name the field.
+  struct Case {
+    std::string body;
+    int status;
+    std::string code;
+    std::string field;
+  };
+  for (const Case& test : std::vector<Case>{
+           {R"({"items":["name"]})", 400, "http.missing_field", "resource"},
+           {R"({"resource":")" + person_resource_ + R"(","endpoint":"gopher://x"})", 400, "http_client.bad_url", "endpoint"},
+           {R"({"resource":")" + person_resource_ + R"(","items":["sex"]})", 403, "catalog.item_not_granted", "items"},
+           {R"({"resource":")" + person_resource_ + R"(","colour":"red"})", 400, "http.unknown_field", "colour"},
+       }) {
+    HttpResponse refused = http_request("POST", base + "/exchange/subscriptions", test.body, civil_);
+    EXPECT_EQ(refused.status, test.status) << test.body << ": " << refused.body;
+    EXPECT_EQ(body_of(refused)["error"]["code"], test.code) << refused.body;
+    EXPECT_EQ(body_of(refused)["error"]["details"]["field"], test.field) << refused.body;
+  }
+  EXPECT_EQ(http_request("POST", base + "/exchange/subscriptions", R"({"resource":")" + person_resource_ + R"("})", tax_).status,
+            403)
+      << "no grant, no subscription";
+
+  HttpResponse made = http_request("POST", base + "/exchange/subscriptions",
+                                   R"({"resource":")" + person_resource_ + R"(","items":["name"]})", civil_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  nlohmann::json subscription = body_of(made);
+  std::string id = subscription["id"];
+  EXPECT_EQ(subscription["delivery"], "pull");
+  ASSERT_TRUE(served_.platform->registries->write("person", citizen_id, {{"name", "张三丰"}}, "更名", {"acc_police", "police"}).ok());
+
+  HttpResponse page = http_request("GET", base + "/exchange/subscriptions/" + id + "/events?after=0&limit=10", "", civil_);
+  ASSERT_EQ(page.status, 200) << page.body;
+  nlohmann::json events = body_of(page)["events"];
+  ASSERT_EQ(events.size(), 1u) << page.body;
+  EXPECT_EQ(events[0]["key"], citizen_id);
+  EXPECT_EQ(events[0]["items"], nlohmann::json::array({"name"}));
+  EXPECT_EQ(http_request("GET", base + "/exchange/subscriptions/" + id + "/events?after=x", "", civil_).status, 400);
+  EXPECT_EQ(http_request("GET", base + "/exchange/subscriptions/" + id + "/events?limit=5000", "", civil_).status, 400);
+  EXPECT_EQ(http_request("GET", base + "/exchange/subscriptions/" + id, "", tax_).status, 404)
+      << "another department's subscription is not found";
+  HttpResponse listed = http_request("GET", base + "/exchange/subscriptions", "", civil_);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(body_of(listed)["subscriptions"].size(), 1u);
+  EXPECT_EQ(body_of(listed)["subscriptions"][0]["backlog"], 1) << "the page asked after 0: nothing acknowledged yet";
+
+  HttpResponse read = http_request("POST", base + "/exchange/resources/" + person_resource_ + "/read",
+                                   R"({"keys":[")" + std::string(citizen_id) + R"("]})", civil_);
+  ASSERT_EQ(read.status, 200) << read.body;
+  std::string labels = "{provider=\"police\",consumer=\"civil\",resource=\"" + std::string(body_of(read)["resource"]) + "\"}";
+  HttpResponse metrics = http_request("GET", served_.base + "/metrics");
+  EXPECT_NE(metrics.body.find("onewindow_exchange_reads_total" + labels + " 1\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("onewindow_exchange_records_total" + labels + " 1\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("onewindow_exchange_subscription_backlog{subscription=\"" + id + "\",consumer=\"civil\""),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("onewindow_catalog_grants{status=\"granted\"} 1"), std::string::npos) << metrics.body;
+
+  ASSERT_EQ(http_request("DELETE", base + "/exchange/subscriptions/" + id, "", civil_).status, 200);
+  HttpResponse gone = http_request("GET", base + "/exchange/subscriptions/" + id + "/events", "", civil_);
+  EXPECT_EQ(gone.status, 409);
+  EXPECT_EQ(body_of(gone)["error"]["code"], "catalog.subscription_cancelled");
+}
+
 }  // namespace
 }  // namespace onewindow::cli
