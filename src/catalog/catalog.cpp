@@ -441,13 +441,49 @@ Result<Resource> Catalog::resource(std::string_view id_or_code) const {
 }
 
 Result<Resource> Catalog::resource(store::Session& session, std::string_view id_or_code) const {
-  auto found = resources_where(session, "WHERE id = $1 OR code = $1", {std::string(id_or_code)});
+  auto found = shared_resource(session, id_or_code);
   if (!found.ok()) return found.take_error();
-  if (found->empty()) {
+  return **found;
+}
+
+Result<std::shared_ptr<const Resource>> Catalog::shared_resource(store::Session& session, std::string_view id_or_code) const {
+  auto row = session.query_one("SELECT id, log_index FROM catalog_resource WHERE id = $1 OR code = $1",
+                               {std::string(id_or_code)});
+  if (!row.ok()) return row.take_error();
+  if (!row->has_value()) {
     return Error(ErrorKind::not_found, "catalog.resource_not_found", "no resource " + std::string(id_or_code),
                  {{"field", "resource_id"}});
   }
-  return found->front();
+  std::string id = (*row)->text(0);
+  std::int64_t log_index = (*row)->integer(1);
+  {
+    std::lock_guard lock(parsed_mutex_);
+    auto cached = parsed_resources_.find(id);
+    if (cached != parsed_resources_.end() && cached->second.log_index == log_index) return cached->second.value;
+  }
+  auto found = resources_where(session, "WHERE id = $1", {id});
+  if (!found.ok()) return found.take_error();
+  if (found->empty()) return Error(ErrorKind::internal, "catalog.resource_vanished", "resource " + id + " vanished in a transaction");
+  auto parsed = std::make_shared<const Resource>(std::move(found->front()));
+  std::lock_guard lock(parsed_mutex_);
+  parsed_resources_[id] = {log_index, parsed};
+  return parsed;
+}
+
+Result<std::shared_ptr<const Grant>> Catalog::parsed_grant(store::Session& session, const std::string& id,
+                                                           std::int64_t log_index) const {
+  {
+    std::lock_guard lock(parsed_mutex_);
+    auto cached = parsed_grants_.find(id);
+    if (cached != parsed_grants_.end() && cached->second.log_index == log_index) return cached->second.value;
+  }
+  auto row = session.query_one(std::string(grant_columns) + " WHERE id = $1", {id});
+  if (!row.ok()) return row.take_error();
+  if (!row->has_value()) return Error(ErrorKind::internal, "catalog.grant_vanished", "grant " + id + " vanished in a transaction");
+  auto parsed = std::make_shared<const Grant>(grant_from(nlohmann::json::parse((*row)->text(0))));
+  std::lock_guard lock(parsed_mutex_);
+  parsed_grants_[id] = {log_index, parsed};
+  return parsed;
 }
 
 Result<nlohmann::json> Catalog::search(const SearchQuery& query) const {
@@ -666,21 +702,25 @@ Result<Grant> Catalog::check_grant(std::string_view consumer, std::string_view r
 
 Result<Grant> Catalog::check_grant(store::Session& session, std::string_view consumer, std::string_view resource_id,
                                    const std::vector<std::string>& items) const {
-  auto rows = session.query(std::string(grant_columns) +
-                                " WHERE consumer = $1 AND resource_id = $2 AND status = 'granted' ORDER BY id DESC",
-                            {std::string(consumer), std::string(resource_id)});
+  auto rows = session.query(
+      "SELECT id, log_index FROM catalog_grant WHERE consumer = $1 AND resource_id = $2 AND status = 'granted' ORDER BY id DESC",
+      {std::string(consumer), std::string(resource_id)});
   if (!rows.ok()) return rows.take_error();
-  std::vector<Grant> found;
-  for (const auto& row : *rows) found.push_back(grant_from(nlohmann::json::parse(row.text(0))));
-  auto* grants = &found;
-  if (grants->empty()) {
+  std::vector<std::shared_ptr<const Grant>> grants;
+  for (const auto& row : *rows) {
+    auto grant = parsed_grant(session, row.text(0), row.integer(1));
+    if (!grant.ok()) return grant.take_error();
+    grants.push_back(std::move(grant).value());
+  }
+  if (grants.empty()) {
     return Error(ErrorKind::permission_denied, "catalog.no_grant",
                  std::string(consumer) + " holds no grant for resource " + std::string(resource_id), {{"field", "resource_id"}});
   }
   std::string today = local_date(clock_.now()).to_string();
   std::set<std::string> granted;
   bool any_current = false;
-  for (const Grant& grant : *grants) {
+  for (const auto& shared : grants) {
+    const Grant& grant = *shared;
     if (grant.expires_on < today) continue;
     any_current = true;
     if (std::all_of(items.begin(), items.end(), [&](const std::string& item) {

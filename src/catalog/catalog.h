@@ -44,6 +44,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -190,6 +191,8 @@ class Catalog {
   Result<Resource> register_resource(const NewResource& resource, const Department& by);
   Result<Resource> resource(std::string_view id_or_code) const;
   Result<Resource> resource(store::Session& session, std::string_view id_or_code) const;
+  // resource(), shared rather than copied: what the exchange asks before every read.
+  Result<std::shared_ptr<const Resource>> shared_resource(store::Session& session, std::string_view id_or_code) const;
   // {"resources": [...], "total"}; newest publication first, then by code.
   Result<nlohmann::json> search(const SearchQuery& query) const;
 
@@ -219,11 +222,27 @@ class Catalog {
   Result<Grant> change_grant(std::string_view grant_id, const Department& by, const char* action,
                              const std::function<Status(Grant&)>& change);
 
+  // A grant's description parsed, kept while its row's log index stays the same.
+  Result<std::shared_ptr<const Grant>> parsed_grant(store::Session& session, const std::string& id,
+                                                    std::int64_t log_index) const;
+
   store::Database& database_;
   audit::TransparencyLog& log_;
   const CatalogConfiguration& configuration_;
   std::map<std::string, std::string> department_codes_;
   const Clock& clock_;
+
+  // Descriptions parsed, by id, with the log index of the change that wrote them: a row whose
+  // log index is the same is not parsed again (parsing was most of an exchange read's work).
+  // Every change of a row logs it and sets its log index, so another process's change is seen.
+  template <typename T>
+  struct Parsed {
+    std::int64_t log_index = 0;
+    std::shared_ptr<const T> value;
+  };
+  mutable std::mutex parsed_mutex_;
+  mutable std::map<std::string, Parsed<Resource>, std::less<>> parsed_resources_;
+  mutable std::map<std::string, Parsed<Grant>, std::less<>> parsed_grants_;
 };
 
 // ---- The exchange ------------------------------------------------------------------------------

@@ -59,9 +59,10 @@ Result<std::string> sm3_of_canonical(const nlohmann::json& value) {
 }
 
 Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::string_view resource_id,
-                               const std::vector<std::string>& named_items, const Consumer& consumer) {
-  auto resource = catalog.resource(session, resource_id);
-  if (!resource.ok()) return resource.take_error();
+                        const std::vector<std::string>& named_items, const Consumer& consumer) {
+  auto shared = catalog.shared_resource(session, resource_id);
+  if (!shared.ok()) return shared.take_error();
+  const Resource* resource = shared->get();
   if (resource->registry.empty()) {
     return Error::invalid("catalog.not_a_registry", "resource_id",
                           "resource " + resource->code + " is not a registry: its records are not read through the exchange");
@@ -78,7 +79,7 @@ Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::st
   auto grant = catalog.check_grant(session, consumer.department_key, resource->id, named_items);
   if (!grant.ok()) return grant.take_error();
   std::vector<std::string> items = named_items.empty() ? grant->items : named_items;
-  return Allowed{std::move(resource).value(), std::move(items), std::move(grant).value()};
+  return Allowed{std::move(shared).value(), std::move(items), std::move(grant).value()};
 }
 
 Exchange::Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
@@ -112,7 +113,7 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
   auto answer = database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
     auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
     if (!permitted.ok()) return permitted.take_error();
-    const Resource& resource = permitted->resource;
+    const Resource& resource = *permitted->resource;
     const std::vector<std::string>& items = permitted->items;
     const Grant& grant = permitted->grant;
     auto definition = registries_.definition(resource.registry);
@@ -182,7 +183,7 @@ Result<BulkRead> Exchange::begin_bulk_read(std::string_view resource_id, const s
   auto permitted = database_.read_value<Allowed>(
       [&](store::Session& session) { return allowed(session, catalog_, resource_id, items, consumer); });
   if (!permitted.ok()) return permitted.take_error();
-  BulkRead read{std::move(permitted->resource), std::move(permitted->grant), std::move(permitted->items), consumer, "", 0};
+  BulkRead read{*permitted->resource, std::move(permitted->grant), std::move(permitted->items), consumer, "", 0};
   auto request_hash = sm3_of_canonical(
       {{"resource", read.resource.code}, {"consumer", consumer.department_key}, {"items", read.items}, {"bulk", true}});
   if (!request_hash.ok()) return request_hash.take_error();

@@ -11,7 +11,7 @@ namespace onewindow::catalog {
 // A registry resource, the items asked for (all the grant covers when none are named) and the
 // grant that allows reading them today.
 struct Allowed {
-  Resource resource;
+  std::shared_ptr<const Resource> resource;
   std::vector<std::string> items;
   Grant grant;
 };

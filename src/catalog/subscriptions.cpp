@@ -219,7 +219,7 @@ Result<Subscription> Subscriptions::subscribe(const SubscriptionRequest& request
   return database_.write_value<Subscription>([&](store::Session& session) -> Result<Subscription> {
     auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
     if (!permitted.ok()) return permitted.take_error();
-    const Resource& resource = permitted->resource;
+    const Resource& resource = *permitted->resource;
     ONEWINDOW_TRY(session
                       .execute("INSERT INTO exchange_feed (registry, last_change) VALUES ($1, 0) "
                                "ON CONFLICT (registry) DO NOTHING",

@@ -65,6 +65,22 @@ class Connection {
     return &statements_.emplace(std::string(sql), prepared).first->second;
   }
 
+  // A statement of its own with no parameters and no rows (BEGIN, COMMIT, ROLLBACK), prepared
+  // once: sqlite3_exec parses it every time, which was a third of an exchange read's instructions.
+  Status run_cached(const char* sql) {
+    auto prepared = prepare(sql);
+    if (!prepared.ok()) return prepared.take_error();
+    sqlite3_stmt* statement = (*prepared)->statement;
+    int code = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    if (code != SQLITE_DONE && code != SQLITE_ROW) {
+      Error error = sqlite_error(handle_, code, sql);
+      error.message = std::string(sql) + ": " + sqlite3_errmsg(handle_);
+      return error;
+    }
+    return ok_status();
+  }
+
   Status run_plain(const char* sql) {
     char* message = nullptr;
     int code = sqlite3_exec(handle_, sql, nullptr, nullptr, &message);
@@ -86,7 +102,7 @@ class Connection {
 
 // A failed ROLLBACK means SQLite already rolled the transaction back itself (it does so on some
 // errors); either way no transaction is left open on the connection.
-void rollback(Connection& connection) { static_cast<void>(connection.run_plain("ROLLBACK")); }
+void rollback(Connection& connection) { static_cast<void>(connection.run_cached("ROLLBACK")); }
 
 Status bind(sqlite3* handle, const Prepared& prepared, const Parameters& parameters) {
   sqlite3_stmt* statement = prepared.statement;
@@ -217,14 +233,14 @@ class SqliteDatabase final : public Database {
   Status write(const std::function<Status(Session&)>& work) override {
     std::lock_guard lock(writer_mutex_);
     if (!writer_) return closed_error();
-    ONEWINDOW_TRY(writer_->run_plain("BEGIN IMMEDIATE"));
+    ONEWINDOW_TRY(writer_->run_cached("BEGIN IMMEDIATE"));
     return finish(*writer_, work);
   }
 
   Status read(const std::function<Status(Session&)>& work) override {
     Borrowed<Connection> reader(readers_);
     if (!reader) return closed_error();
-    ONEWINDOW_TRY(reader.get()->run_plain("BEGIN"));
+    ONEWINDOW_TRY(reader.get()->run_cached("BEGIN"));
     return finish(*reader.get(), work);
   }
 
@@ -269,7 +285,7 @@ class SqliteDatabase final : public Database {
       rollback(connection);
       return status;
     }
-    Status committed = connection.run_plain("COMMIT");
+    Status committed = connection.run_cached("COMMIT");
     if (!committed.ok()) {
       rollback(connection);
       return committed;
