@@ -502,70 +502,85 @@ struct StepWriter {
 
 }  // namespace
 
-Result<InstanceView> Engine::start(const StartRequest& request, const Actor& by) {
+// What start() checks before any transaction.
+static Status check_start(const StartRequest& request) {
   if (!request.variables.is_object()) {
     return Error::invalid("workflow.bad_variables", "variables", "variables must be a JSON object");
   }
   if (request.business_key.size() > 200) {
     return Error::invalid("workflow.bad_business_key", "business_key", "a business key is at most 200 bytes");
   }
+  return ok_status();
+}
+
+Result<InstanceView> Engine::start(const StartRequest& request, const Actor& by) {
+  ONEWINDOW_TRY(check_start(request));
   std::string id = new_id("wfi");
   for (int attempt = 0;; ++attempt) {
-    auto started = database_.write_value<InstanceView>([&](store::Session& session) -> Result<InstanceView> {
-      std::int64_t deployment = request.deployment;
-      if (deployment == 0) {
-        auto newest = newest_deployment(session, request.process_id);
-        if (!newest.ok()) return newest.take_error();
-        if (!*newest) {
-          return Error(ErrorKind::not_found, "workflow.unknown_process", "no deployed process " + request.process_id,
-                       {{"field", "process_id"}});
-        }
-        deployment = **newest;
-      }
-      if (!request.business_key.empty()) {
-        auto taken = session.query_one("SELECT id FROM workflow_instance WHERE process_id = $1 AND business_key = $2",
-                                       {request.process_id, request.business_key});
-        if (!taken.ok()) return taken.take_error();
-        if (*taken) {
-          return Error(ErrorKind::conflict, "workflow.duplicate_business_key",
-                       "an instance of " + request.process_id + " with this business key exists: " + (*taken)->text(0),
-                       {{"field", "business_key"}, {"instance_id", (*taken)->text(0)}});
-        }
-      }
-      auto model = deployments_->model(session, deployment);
-      if (!model.ok()) return model.take_error();
-      const Process* process = (*model)->process(request.process_id);
-      if (!process) {
-        return Error(ErrorKind::not_found, "workflow.unknown_process",
-                     "no process " + request.process_id + " in deployment " + std::to_string(deployment),
-                     {{"field", "process_id"}});
-      }
-      TimePoint now = clock_.now();
-      InstanceState state;
-      state.id = id;
-      state.deployment = deployment;
-      state.process = request.process_id;
-      state.business_key = request.business_key;
-      state.started_by = by.account_id;
-      state.started_at = now;
-      state.variables = request.variables;
-      int limit = request.deadline_working_days > 0 ? request.deadline_working_days : process->working_days;
-      if (limit > 0) {
-        auto due = due_at(TimerDuration{"", limit}, now, calendar_);
-        if (!due.ok()) return due.take_error();
-        state.due_at = *due;
-      }
-      InstanceState before = state;
-      detail::Environment environment = environment_for(session, id);
-      Interpreter interpreter(state, environment, now, by);
-      ONEWINDOW_TRY(interpreter.start());
-      StepWriter writer{session, log_, by, "start", {{"deployment", deployment}}, now};
-      ONEWINDOW_TRY(writer.write(before, state, interpreter, 0));
-      return view_of(state);
-    });
+    auto started = database_.write_value<InstanceView>(
+        [&](store::Session& session) { return start_in(session, request, by, id); });
     if (started.ok() || started.error().code != "store.unique_violation" || attempt > 0) return started;
     // Two starts with one business key at once: the second finds the first on its next try.
   }
+}
+
+Result<InstanceView> Engine::start(store::Session& session, const StartRequest& request, const Actor& by) {
+  ONEWINDOW_TRY(check_start(request));
+  return start_in(session, request, by, new_id("wfi"));
+}
+
+Result<InstanceView> Engine::start_in(store::Session& session, const StartRequest& request, const Actor& by,
+                                      const std::string& id) {
+    std::int64_t deployment = request.deployment;
+    if (deployment == 0) {
+      auto newest = newest_deployment(session, request.process_id);
+      if (!newest.ok()) return newest.take_error();
+      if (!*newest) {
+        return Error(ErrorKind::not_found, "workflow.unknown_process", "no deployed process " + request.process_id,
+                     {{"field", "process_id"}});
+      }
+      deployment = **newest;
+    }
+    if (!request.business_key.empty()) {
+      auto taken = session.query_one("SELECT id FROM workflow_instance WHERE process_id = $1 AND business_key = $2",
+                                     {request.process_id, request.business_key});
+      if (!taken.ok()) return taken.take_error();
+      if (*taken) {
+        return Error(ErrorKind::conflict, "workflow.duplicate_business_key",
+                     "an instance of " + request.process_id + " with this business key exists: " + (*taken)->text(0),
+                     {{"field", "business_key"}, {"instance_id", (*taken)->text(0)}});
+      }
+    }
+    auto model = deployments_->model(session, deployment);
+    if (!model.ok()) return model.take_error();
+    const Process* process = (*model)->process(request.process_id);
+    if (!process) {
+      return Error(ErrorKind::not_found, "workflow.unknown_process",
+                   "no process " + request.process_id + " in deployment " + std::to_string(deployment),
+                   {{"field", "process_id"}});
+    }
+    TimePoint now = clock_.now();
+    InstanceState state;
+    state.id = id;
+    state.deployment = deployment;
+    state.process = request.process_id;
+    state.business_key = request.business_key;
+    state.started_by = by.account_id;
+    state.started_at = now;
+    state.variables = request.variables;
+    int limit = request.deadline_working_days > 0 ? request.deadline_working_days : process->working_days;
+    if (limit > 0) {
+      auto due = due_at(TimerDuration{"", limit}, now, calendar_);
+      if (!due.ok()) return due.take_error();
+      state.due_at = *due;
+    }
+    InstanceState before = state;
+    detail::Environment environment = environment_for(session, id);
+    Interpreter interpreter(state, environment, now, by);
+    ONEWINDOW_TRY(interpreter.start());
+    StepWriter writer{session, log_, by, "start", {{"deployment", deployment}}, now};
+    ONEWINDOW_TRY(writer.write(before, state, interpreter, 0));
+    return view_of(state);
 }
 
 detail::Environment Engine::environment_for(store::Session& session, const std::string& instance_id) {
@@ -592,29 +607,33 @@ detail::Environment Engine::environment_for(store::Session& session, const std::
       }};
 }
 
+Status Engine::step_in(store::Session& session, std::string_view instance_id, const Actor& actor, std::string_view action,
+                       const nlohmann::json& log_details, const std::function<Status(Step&)>& work) {
+  auto row = session.query_one(select_instance, {std::string(instance_id)});
+  if (!row.ok()) return row.take_error();
+  if (!*row) {
+    return Error(ErrorKind::not_found, "workflow.instance_not_found", "no instance " + std::string(instance_id),
+                 {{"field", "instance_id"}});
+  }
+  auto parsed = InstanceState::from_json(nlohmann::json::parse((*row)->text(0)));
+  if (!parsed.ok()) return parsed.take_error();
+  InstanceState state = std::move(parsed).value();
+  std::int64_t revision = (*row)->integer(1);
+  InstanceState before = state;
+  TimePoint now = clock_.now();
+  detail::Environment environment = environment_for(session, state.id);
+  Interpreter interpreter(state, environment, now, actor);
+  Step step{state, interpreter};
+  ONEWINDOW_TRY(work(step));
+  StepWriter writer{session, log_, actor, std::string(action), log_details, now};
+  return writer.write(before, state, interpreter, revision);
+}
+
 Result<std::string> Engine::run_step(std::string_view instance_id, const Actor& actor, std::string_view action,
                                      const nlohmann::json& log_details, const std::function<Status(Step&)>& work) {
   for (int attempt = 0;; ++attempt) {
-    Status status = database_.write([&](store::Session& session) -> Status {
-      auto row = session.query_one(select_instance, {std::string(instance_id)});
-      if (!row.ok()) return row.take_error();
-      if (!*row) {
-        return Error(ErrorKind::not_found, "workflow.instance_not_found", "no instance " + std::string(instance_id),
-                     {{"field", "instance_id"}});
-      }
-      auto parsed = InstanceState::from_json(nlohmann::json::parse((*row)->text(0)));
-      if (!parsed.ok()) return parsed.take_error();
-      InstanceState state = std::move(parsed).value();
-      std::int64_t revision = (*row)->integer(1);
-      InstanceState before = state;
-      TimePoint now = clock_.now();
-      detail::Environment environment = environment_for(session, state.id);
-      Interpreter interpreter(state, environment, now, actor);
-      Step step{state, interpreter};
-      ONEWINDOW_TRY(work(step));
-      StepWriter writer{session, log_, actor, std::string(action), log_details, now};
-      return writer.write(before, state, interpreter, revision);
-    });
+    Status status = database_.write(
+        [&](store::Session& session) { return step_in(session, instance_id, actor, action, log_details, work); });
     if (status.ok()) return std::string(instance_id);
     if (status.error().code != conflict_code || attempt + 1 >= most_conflict_retries) return status.take_error();
   }
@@ -640,17 +659,19 @@ Result<TaskView> Engine::task_step(std::string_view task_id, const Actor& actor,
 }
 
 Result<InstanceView> Engine::instance(std::string_view id) const {
-  return database_.read_value<InstanceView>([&](store::Session& session) -> Result<InstanceView> {
-    auto row = session.query_one(select_instance, {std::string(id)});
-    if (!row.ok()) return row.take_error();
-    if (!*row) {
-      return Error(ErrorKind::not_found, "workflow.instance_not_found", "no instance " + std::string(id),
-                   {{"field", "instance_id"}});
-    }
-    auto state = InstanceState::from_json(nlohmann::json::parse((*row)->text(0)));
-    if (!state.ok()) return state.take_error();
-    return view_of(*state);
-  });
+  return database_.read_value<InstanceView>([&](store::Session& session) { return instance(session, id); });
+}
+
+Result<InstanceView> Engine::instance(store::Session& session, std::string_view id) const {
+  auto row = session.query_one(select_instance, {std::string(id)});
+  if (!row.ok()) return row.take_error();
+  if (!*row) {
+    return Error(ErrorKind::not_found, "workflow.instance_not_found", "no instance " + std::string(id),
+                 {{"field", "instance_id"}});
+  }
+  auto state = InstanceState::from_json(nlohmann::json::parse((*row)->text(0)));
+  if (!state.ok()) return state.take_error();
+  return view_of(*state);
 }
 
 Result<std::vector<StepView>> Engine::history(std::string_view instance_id) const {
@@ -669,12 +690,14 @@ Result<std::vector<StepView>> Engine::history(std::string_view instance_id) cons
 }
 
 Result<TaskView> Engine::task(std::string_view id) const {
-  return database_.read_value<TaskView>([&](store::Session& session) -> Result<TaskView> {
-    auto row = session.query_one(std::string(task_columns) + " WHERE id = $1", {std::string(id)});
-    if (!row.ok()) return row.take_error();
-    if (!*row) return Error(ErrorKind::not_found, "workflow.task_not_found", "no task " + std::string(id), {{"field", "task_id"}});
-    return task_from(**row);
-  });
+  return database_.read_value<TaskView>([&](store::Session& session) { return task(session, id); });
+}
+
+Result<TaskView> Engine::task(store::Session& session, std::string_view id) const {
+  auto row = session.query_one(std::string(task_columns) + " WHERE id = $1", {std::string(id)});
+  if (!row.ok()) return row.take_error();
+  if (!*row) return Error(ErrorKind::not_found, "workflow.task_not_found", "no task " + std::string(id), {{"field", "task_id"}});
+  return task_from(**row);
 }
 
 Result<std::vector<TaskView>> Engine::tasks(const TaskQuery& query) const {
@@ -761,6 +784,16 @@ Result<TaskView> Engine::complete(std::string_view task_id, const Completion& co
                    ONEWINDOW_TASK_ACTION(complete(task, completion)));
 }
 
+Result<TaskView> Engine::complete(store::Session& session, std::string_view task_id, const Completion& completion,
+                                 const Actor& actor) {
+  auto found = task(session, task_id);
+  if (!found.ok()) return found.take_error();
+  ONEWINDOW_TRY(step_in(session, found->instance_id, actor, "complete",
+                        {{"outcome", completion.outcome}, {"task", found->id}, {"node", found->node_id}},
+                        ONEWINDOW_TASK_ACTION(complete(task, completion))));
+  return task(session, task_id);
+}
+
 Result<TaskView> Engine::transfer(std::string_view task_id, const Actor& to, std::string_view comment, const Actor& actor) {
   return task_step(task_id, actor, "transfer", {{"to", to.account_id}}, ONEWINDOW_TASK_ACTION(transfer(task, to, comment)));
 }
@@ -793,6 +826,18 @@ Result<InstanceView> Engine::suspend(std::string_view instance_id, std::string_v
 
 Result<InstanceView> Engine::resume(std::string_view instance_id, const Actor& actor) {
   return instance_step(instance_id, actor, "resume", {}, [&](Step& step) { return step.interpreter.resume(); });
+}
+
+Result<InstanceView> Engine::suspend(store::Session& session, std::string_view instance_id, std::string_view reason,
+                                    const Actor& actor) {
+  ONEWINDOW_TRY(step_in(session, instance_id, actor, "suspend", {{"reason", std::string(reason)}},
+                        [&](Step& step) { return step.interpreter.suspend(reason); }));
+  return instance(session, instance_id);
+}
+
+Result<InstanceView> Engine::resume(store::Session& session, std::string_view instance_id, const Actor& actor) {
+  ONEWINDOW_TRY(step_in(session, instance_id, actor, "resume", {}, [&](Step& step) { return step.interpreter.resume(); }));
+  return instance(session, instance_id);
 }
 
 Result<InstanceView> Engine::withdraw(std::string_view instance_id, std::string_view reason, const Actor& actor) {

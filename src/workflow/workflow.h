@@ -386,9 +386,11 @@ class Engine {
 
   Result<InstanceView> start(const StartRequest& request, const Actor& by);
   Result<InstanceView> instance(std::string_view id) const;
+  Result<InstanceView> instance(store::Session& session, std::string_view id) const;
   Result<std::vector<StepView>> history(std::string_view instance_id) const;
 
   Result<TaskView> task(std::string_view id) const;
+  Result<TaskView> task(store::Session& session, std::string_view id) const;
   // Oldest first, at most 1,000.
   Result<std::vector<TaskView>> tasks(const TaskQuery& query) const;
   // The actor's inbox: open tasks of the actor's department and open tasks the actor holds or
@@ -427,6 +429,18 @@ class Engine {
   // The starter takes the instance back while no official has acted on it.
   Result<InstanceView> withdraw(std::string_view instance_id, std::string_view reason, const Actor& actor);
 
+  // The same steps in the caller's transaction, for a module whose own rows change with the
+  // step (services: an application accepted and its instance started, or suspended for
+  // correction, commit together or not at all). One attempt each: when a step of the same
+  // instance committed meanwhile, the error is workflow.conflict and the caller retries its whole
+  // transaction.
+  Result<InstanceView> start(store::Session& session, const StartRequest& request, const Actor& by);
+  Result<TaskView> complete(store::Session& session, std::string_view task_id, const Completion& completion,
+                            const Actor& actor);
+  Result<InstanceView> suspend(store::Session& session, std::string_view instance_id, std::string_view reason,
+                               const Actor& actor);
+  Result<InstanceView> resume(store::Session& session, std::string_view instance_id, const Actor& actor);
+
   // Fires every timer due by the clock's time, each in its own step; returns how many fired.
   Result<int> fire_due_timers();
   // Calls fire_due_timers every interval on a thread of its own; failures are logged.
@@ -435,6 +449,11 @@ class Engine {
 
  private:
   struct Step;
+  Result<InstanceView> start_in(store::Session& session, const StartRequest& request, const Actor& by,
+                                const std::string& id);
+  // One step of an instance in the session: reads it, runs `work`, writes the step.
+  Status step_in(store::Session& session, std::string_view instance_id, const Actor& actor, std::string_view action,
+                 const nlohmann::json& log_details, const std::function<Status(Step&)>& work);
   Result<std::string> run_step(std::string_view instance_id, const Actor& actor, std::string_view action,
                                const nlohmann::json& log_details,
                                const std::function<Status(Step&)>& work);
