@@ -61,6 +61,9 @@ class Registries;
 class Imports;
 class ImportQueue;
 }
+namespace services {
+class Applications;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -274,6 +277,9 @@ void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog
 // data; its share statistics and subscription backlogs go into `metrics`.
 void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::Subscriptions& subscriptions,
                          identity::Directory& directory, Metrics& metrics);
+// One-stop services: service guides, applications from the one form to intake and the
+// departments' decisions.
+void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.

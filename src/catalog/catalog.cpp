@@ -446,6 +446,17 @@ Result<Resource> Catalog::resource(store::Session& session, std::string_view id_
   return **found;
 }
 
+Result<Resource> Catalog::registry_resource(std::string_view registry) const {
+  auto found = database_.read_value<std::vector<Resource>>(
+      [&](store::Session& session) { return resources_where(session, "WHERE registry = $1", {std::string(registry)}); });
+  if (!found.ok()) return found.take_error();
+  if (found->empty()) {
+    return Error(ErrorKind::not_found, "catalog.resource_not_found", "no resource publishes registry " + std::string(registry),
+                 {{"field", "registry"}});
+  }
+  return found->front();
+}
+
 Result<std::shared_ptr<const Resource>> Catalog::shared_resource(store::Session& session, std::string_view id_or_code) const {
   auto row = session.query_one("SELECT id, log_index FROM catalog_resource WHERE id = $1 OR code = $1",
                                {std::string(id_or_code)});

@@ -191,6 +191,8 @@ class Catalog {
   Result<Resource> register_resource(const NewResource& resource, const Department& by);
   Result<Resource> resource(std::string_view id_or_code) const;
   Result<Resource> resource(store::Session& session, std::string_view id_or_code) const;
+  // The resource that publishes a registry: catalog.resource_not_found when none does.
+  Result<Resource> registry_resource(std::string_view registry) const;
   // resource(), shared rather than copied: what the exchange asks before every read.
   Result<std::shared_ptr<const Resource>> shared_resource(store::Session& session, std::string_view id_or_code) const;
   // {"resources": [...], "total"}; newest publication first, then by code.

@@ -14,6 +14,7 @@
 #include "pki/pki.h"
 #include "catalog/catalog.h"
 #include "registry/registry.h"
+#include "services/services.h"
 #include "workflow/workflow.h"
 #include "base/calendar.h"
 #include "base/clock.h"
@@ -45,7 +46,7 @@ struct Settings {
   } database;
   struct {
     int threads = 2;
-    long long max_body_bytes = 1024 * 1024;
+    long long max_body_bytes = 16 * 1024 * 1024;  // materials of applications are uploaded whole
     long long max_header_bytes = 16 * 1024;
     int request_timeout_seconds = 30;
     int shutdown_grace_seconds = 20;
@@ -107,6 +108,8 @@ struct Platform {
   std::unique_ptr<catalog::Exchange> exchange;
   std::unique_ptr<catalog::Subscriptions> subscriptions;  // its delivery threads stop before what they use goes
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
+  std::optional<services::ServiceCatalog> service_catalog;
+  std::unique_ptr<services::Applications> applications;
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;

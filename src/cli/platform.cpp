@@ -2,7 +2,10 @@
 // in the order of the layers. The only place that knows all modules.
 #include "cli/cli.h"
 
+#include "services/services.h"
+
 #include "base/build_info.h"
+#include "base/config.h"
 #include "base/log.h"
 
 #include <algorithm>
@@ -110,7 +113,7 @@ std::vector<store::Migration> all_migrations() {
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
                         registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
-                        catalog::Subscriptions::migrations(),
+                        catalog::Subscriptions::migrations(), services::Applications::migrations(),
                         workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
@@ -254,6 +257,24 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   // Timers that fell due while the server was down fire at once.
   if (background_work) platform->workflow->start_timers();
 
+  auto service_catalog = services::ServiceCatalog::load(config_dir / "services", department_keys, *platform->registry_catalog);
+  if (!service_catalog.ok()) return service_catalog.take_error();
+  platform->service_catalog.emplace(std::move(service_catalog).value());
+  for (const auto& service : platform->service_catalog->all()) {
+    auto deployed = platform->workflow->deployments();
+    if (!deployed.ok()) return deployed.take_error();
+    if (std::none_of(deployed->begin(), deployed->end(), [&](const workflow::Deployment& deployment) {
+          return std::find(deployment.processes.begin(), deployment.processes.end(), service.process) !=
+                 deployment.processes.end();
+        })) {
+      return config_error("services.unknown_process", service.file, 0, "process",
+                          "no process " + service.process + " is deployed from config/processes");
+    }
+  }
+  platform->applications = std::make_unique<services::Applications>(
+      *platform->database, *platform->transparency_log, *platform->service_catalog, *platform->exchange,
+      *platform->workflow, platform->clock, services::ApplicationOptions{std::filesystem::path(settings.data_dir) / "materials"});
+
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
   platform->system.version = build_info::version;
@@ -272,6 +293,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_exchange_routes(router, *platform->exchange, *platform->subscriptions, *platform->directory,
                            platform->metrics);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
+  api::add_services_routes(router, *platform->applications, *platform->directory);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

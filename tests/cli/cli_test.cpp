@@ -29,7 +29,7 @@ TEST(Settings, DefaultsAreThoseTheReadmeShows) {
   EXPECT_EQ(settings->listen, "127.0.0.1:8080");
   EXPECT_EQ(settings->data_dir, "data");
   EXPECT_EQ(settings->database.url, "sqlite");
-  EXPECT_EQ(settings->http.max_body_bytes, 1024 * 1024);
+  EXPECT_EQ(settings->http.max_body_bytes, 16 * 1024 * 1024);
 }
 
 TEST(Settings, FileThenEnvironmentThenFlags) {

@@ -1,0 +1,839 @@
+// Applications: the one form prefilled through the exchange, materials, submit, intake, the
+// departments' decisions and corrections; see services.h.
+#include "services/services.h"
+
+#include "crypto/crypto.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+namespace onewindow::services {
+
+namespace {
+
+// An application is kept whole as JSON (document), with the columns it is found by beside it.
+// service_event is its own history (intake, decisions, corrections), each row naming its
+// transparency-log entry. Uploaded files live under the material directory; service_material is
+// not a table of its own: materials are part of the document, with their SM3 digests.
+constexpr const char* schema_v1 = R"(
+    CREATE TABLE service_application (
+      id TEXT PRIMARY KEY,
+      service TEXT NOT NULL,
+      applicant TEXT NOT NULL,
+      state TEXT NOT NULL,
+      idempotency_key TEXT,
+      instance_id TEXT NOT NULL,
+      intake_department TEXT NOT NULL,
+      submitted_at TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      document TEXT NOT NULL,
+      UNIQUE (applicant, idempotency_key));
+    CREATE INDEX service_application_applicant ON service_application (applicant, created_at);
+    CREATE INDEX service_application_intake ON service_application (intake_department, state, submitted_at);
+    CREATE TABLE service_event (
+      application_id TEXT NOT NULL,
+      sequence BIGINT NOT NULL,
+      at TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      department TEXT NOT NULL,
+      action TEXT NOT NULL,
+      details TEXT NOT NULL,
+      log_index BIGINT NOT NULL,
+      PRIMARY KEY (application_id, sequence));
+)";
+
+constexpr const char* application_columns = "SELECT document FROM service_application";
+constexpr int most_conflict_retries = 8;
+
+Error not_found(std::string_view id) {
+  return Error(ErrorKind::not_found, "services.application_not_found", "no application " + std::string(id), {{"field", "id"}});
+}
+
+Error wrong_state(const Application& application, const std::string& wanted) {
+  return Error(ErrorKind::conflict, "services.wrong_state",
+               "application " + application.id + " is " + application.state + "; this needs it " + wanted,
+               {{"field", "state"}, {"state", application.state}});
+}
+
+Application application_from(const nlohmann::json& json) {
+  Application application;
+  application.id = json.at("id");
+  application.service = json.at("service");
+  application.applicant = json.at("applicant");
+  application.holder_id = json.at("holder_id");
+  application.state = json.at("state");
+  application.form = json.at("form");
+  application.sources = json.at("sources");
+  for (const auto& material : json.at("materials")) {
+    application.materials.push_back({material.at("code"), material.at("file_name"), material.at("content_type"),
+                                     material.at("size"), material.at("digest"), material.at("uploaded_at")});
+  }
+  application.missing = json.at("missing").get<std::vector<std::string>>();
+  application.instance_id = json.at("instance_id");
+  application.reason = json.at("reason");
+  application.legal_basis = json.at("legal_basis");
+  application.submitted_at = json.at("submitted_at");
+  application.accepted_at = json.at("accepted_at");
+  application.due_on = json.at("due_on");
+  application.finished_at = json.at("finished_at");
+  application.created_at = json.at("created_at");
+  application.updated_at = json.at("updated_at");
+  return application;
+}
+
+// What a file's first bytes say it is; "" when none of the accepted types.
+std::string sniffed_type(std::string_view content) {
+  if (content.starts_with("%PDF-")) return "application/pdf";
+  if (content.starts_with("\x89PNG\r\n\x1a\n")) return "image/png";
+  if (content.starts_with("\xFF\xD8\xFF")) return "image/jpeg";
+  return "";
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// The date part of a timestamp in China Standard Time: "2026-12-03".
+std::string local_day(const std::string& timestamp) {
+  auto time = parse_timestamp(timestamp);
+  if (!time.ok()) return "";
+  return local_date(*time).to_string();
+}
+
+}  // namespace
+
+nlohmann::json Application::to_json() const {
+  nlohmann::json material_list = nlohmann::json::array();
+  for (const auto& material : materials) {
+    material_list.push_back({{"code", material.code},
+                             {"file_name", material.file_name},
+                             {"content_type", material.content_type},
+                             {"size", material.size},
+                             {"digest", material.digest},
+                             {"uploaded_at", material.uploaded_at}});
+  }
+  return {{"id", id},
+          {"service", service},
+          {"applicant", applicant},
+          {"holder_id", holder_id},
+          {"state", state},
+          {"form", form},
+          {"sources", sources},
+          {"materials", material_list},
+          {"missing", missing},
+          {"instance_id", instance_id},
+          {"reason", reason},
+          {"legal_basis", legal_basis},
+          {"submitted_at", submitted_at},
+          {"accepted_at", accepted_at},
+          {"due_on", due_on},
+          {"finished_at", finished_at},
+          {"created_at", created_at},
+          {"updated_at", updated_at}};
+}
+
+Applications::Applications(store::Database& database, audit::TransparencyLog& log, const ServiceCatalog& services,
+                           catalog::Exchange& exchange, workflow::Engine& engine, const Clock& clock,
+                           ApplicationOptions options)
+    : database_(database),
+      log_(log),
+      services_(services),
+      exchange_(exchange),
+      engine_(engine),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+std::vector<store::Migration> Applications::migrations() {
+  return {{"services", 1, "applications and their history", schema_v1, ""}};
+}
+
+void Applications::add_intake_check(std::string name, IntakeCheck check) {
+  intake_checks_.emplace_back(std::move(name), std::move(check));
+}
+
+Result<Application> Applications::load(store::Session& session, std::string_view id) const {
+  auto row = session.query_one(std::string(application_columns) + " WHERE id = $1", {std::string(id)});
+  if (!row.ok()) return row.take_error();
+  if (!row->has_value()) return not_found(id);
+  return application_from(nlohmann::json::parse((*row)->text(0)));
+}
+
+Result<Application> Applications::load_of(store::Session& session, std::string_view id, const Applicant& applicant) const {
+  auto application = load(session, id);
+  if (!application.ok()) return application.take_error();
+  // Another applicant may not even learn that it exists.
+  if (application->applicant != applicant.account_id) return not_found(id);
+  return application;
+}
+
+Status Applications::store(store::Session& session, const Application& application) const {
+  std::string document = application.to_json().dump();
+  auto updated = session.execute(
+      "UPDATE service_application SET state = $2, instance_id = $3, submitted_at = $4, updated_at = $5, document = $6 "
+      "WHERE id = $1",
+      {application.id, application.state, application.instance_id, application.submitted_at, application.updated_at,
+       document});
+  if (!updated.ok()) return updated.take_error();
+  if (*updated == 1) return ok_status();
+  return Error(ErrorKind::internal, "services.application_vanished", "application " + application.id + " vanished");
+}
+
+Result<std::int64_t> Applications::log_act(store::Session& session, const Application& application, const std::string& actor,
+                                           const std::string& action, const std::string& basis,
+                                           nlohmann::json details) const {
+  details["service"] = application.service;
+  details["state"] = application.state;
+  auto recorded = log_.record(session, {actor, "", action, "service_application", application.id, basis, std::move(details)});
+  if (!recorded.ok()) return recorded.take_error();
+  return recorded->index;
+}
+
+Status Applications::record_event(store::Session& session, const Application& application, const std::string& actor,
+                                  const std::string& department, const std::string& action, const nlohmann::json& details,
+                                  std::int64_t log_index) const {
+  auto last = session.query_one("SELECT COALESCE(MAX(sequence), 0) FROM service_event WHERE application_id = $1",
+                                {application.id});
+  if (!last.ok()) return last.take_error();
+  return session
+      .execute("INSERT INTO service_event (application_id, sequence, at, actor, department, action, details, log_index) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+               {application.id, (**last).integer(0) + 1, application.updated_at, actor, department, action, details.dump(),
+                log_index})
+      .status();
+}
+
+Result<const ServiceItem*> Applications::service_of(const Application& application) const {
+  const ServiceItem* service = services_.find(application.service);
+  if (!service) {
+    return Error(ErrorKind::internal, "services.unknown_service", "the service " + application.service + " is no longer configured");
+  }
+  return service;
+}
+
+Result<Application> Applications::in_transaction(const std::function<Result<Application>(store::Session&)>& work) {
+  for (int attempt = 0;; ++attempt) {
+    auto done = database_.write_value<Application>(work);
+    if (done.ok() || done.error().code != "workflow.conflict" || attempt + 1 >= most_conflict_retries) return done;
+  }
+}
+
+Result<Application> Applications::create(std::string_view service_code, const Applicant& applicant,
+                                         const nlohmann::json& values, const std::string& idempotency_key, bool submit,
+                                         bool* replayed) {
+  if (replayed) *replayed = false;
+  const ServiceItem* service = services_.find(service_code);
+  if (!service) {
+    return Error(ErrorKind::not_found, "services.unknown_service", "no service " + std::string(service_code),
+                 {{"field", "service"}});
+  }
+  if (!contains(service->applicant_kinds, applicant.kind)) {
+    return Error(ErrorKind::permission_denied, "services.not_for_applicant",
+                 "service " + service->code + " is not for applicants of kind " + applicant.kind, {{"field", "service"}});
+  }
+  if (!values.is_object()) return Error::invalid("services.bad_field", "form", "form is an object of field values");
+  for (const auto& [name, value] : values.items()) {
+    if (!service->field(name)) {
+      return Error(ErrorKind::invalid_argument, "services.unknown_form_field", "the form has no field " + name,
+                   {{"field", name}});
+    }
+  }
+  if (idempotency_key.size() > 200) {
+    return Error::invalid("services.bad_field", "Idempotency-Key", "an idempotency key is at most 200 bytes");
+  }
+  if (!idempotency_key.empty()) {
+    auto earlier = database_.read_value<std::optional<Application>>(
+        [&](store::Session& session) -> Result<std::optional<Application>> {
+          auto row = session.query_one(std::string(application_columns) + " WHERE applicant = $1 AND idempotency_key = $2",
+                                       {applicant.account_id, idempotency_key});
+          if (!row.ok()) return row.take_error();
+          if (!row->has_value()) return std::optional<Application>();
+          return std::optional<Application>(application_from(nlohmann::json::parse((*row)->text(0))));
+        });
+    if (!earlier.ok()) return earlier.take_error();
+    if (*earlier) {
+      if ((*earlier)->service != service->code) {
+        return Error(ErrorKind::conflict, "services.idempotency_key_reused",
+                     "this Idempotency-Key was used for another service", {{"field", "Idempotency-Key"}});
+      }
+      if (replayed) *replayed = true;
+      return **earlier;
+    }
+  }
+
+  Application application;
+  application.id = new_id("app");
+  application.service = service->code;
+  application.applicant = applicant.account_id;
+  application.holder_id = applicant.holder_id;
+  application.state = "draft";
+  application.created_at = format_timestamp(clock_.now());
+  application.updated_at = application.created_at;
+
+  // Prefill: the registry fields read through the exchange, one recorded read per registry and
+  // department, as that department under its own grant.
+  std::map<std::pair<std::string, std::string>, std::vector<const FieldSource*>> reads;
+  for (const FieldSource& field : service->fields) {
+    if (field.registry.empty()) {
+      application.sources[field.name] = {{"source", "applicant"}};
+    } else {
+      reads[{field.registry, field.through}].push_back(&field);
+    }
+  }
+  for (const auto& [read, fields] : reads) {
+    const auto& [registry_name, department] = read;
+    auto resource = exchange_.catalog().registry_resource(registry_name);
+    std::vector<std::string> items;
+    for (const FieldSource* field : fields) {
+      if (!contains(items, field->item)) items.push_back(field->item);
+    }
+    Result<nlohmann::json> answer = resource.ok()
+        ? exchange_.read({resource->id, {applicant.holder_id}, items}, {"service:" + service->code, department})
+        : Result<nlohmann::json>(resource.error());
+    for (const FieldSource* field : fields) {
+      nlohmann::json source = {{"registry", registry_name}, {"item", field->item}, {"through", department}};
+      if (!answer.ok()) {
+        // No grant, no prefill: the applicant is asked instead.
+        source["source"] = "none";
+        source["why"] = answer.error().code;
+      } else {
+        const nlohmann::json& record = (*answer)["records"][0];
+        if (record.contains("fields") && record["fields"].contains(field->item)) {
+          application.form[field->name] = record["fields"][field->item];
+          source["source"] = "registry";
+          source["log_index"] = (*answer)["receipt"]["log_index"];
+        } else {
+          source["source"] = "none";
+          source["why"] = record.contains("error") ? record.value("error", "") : "registry.value_missing";
+        }
+      }
+      application.sources[field->name] = source;
+    }
+  }
+  for (const auto& [name, value] : values.items()) {
+    if (application.form.contains(name) && application.form[name] == value) continue;
+    application.form[name] = value;
+    application.sources[name] = {{"source", "applicant"}};
+  }
+
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    Application draft = application;
+    auto inserted = session.execute(
+        "INSERT INTO service_application (id, service, applicant, state, idempotency_key, instance_id, intake_department, "
+        "submitted_at, created_at, updated_at, document) VALUES ($1, $2, $3, $4, $5, '', $6, '', $7, $7, $8)",
+        {draft.id, draft.service, draft.applicant, draft.state,
+         idempotency_key.empty() ? store::Value{} : store::Value{idempotency_key}, service->intake_department,
+         draft.created_at, draft.to_json().dump()});
+    if (!inserted.ok()) {
+      if (inserted.error().code == "store.unique_violation" && !idempotency_key.empty()) {
+        // The same key at the same moment: the other request made it.
+        auto row = session.query_one(std::string(application_columns) + " WHERE applicant = $1 AND idempotency_key = $2",
+                                     {applicant.account_id, idempotency_key});
+        if (row.ok() && row->has_value()) {
+          if (replayed) *replayed = true;
+          return application_from(nlohmann::json::parse((*row)->text(0)));
+        }
+      }
+      return inserted.take_error();
+    }
+    nlohmann::json prefilled = nlohmann::json::array();
+    for (const auto& [name, source] : draft.sources.items()) {
+      if (source.value("source", "") == "registry") prefilled.push_back(name);
+    }
+    auto logged = log_act(session, draft, applicant.account_id, "services.draft", "", {{"prefilled", prefilled}});
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(record_event(session, draft, applicant.account_id, "", "draft", {{"prefilled", prefilled}}, *logged));
+    if (!submit) return draft;
+    return submit_in(session, std::move(draft), applicant);
+  });
+}
+
+Result<Application> Applications::update_form(std::string_view id, const Applicant& applicant, const nlohmann::json& values) {
+  if (!values.is_object()) return Error::invalid("services.bad_field", "form", "form is an object of field values");
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    if (application->state != "draft" && application->state != "correction") return wrong_state(*application, "a draft or in correction");
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    for (const auto& [name, value] : values.items()) {
+      if (!(*service)->field(name)) {
+        return Error(ErrorKind::invalid_argument, "services.unknown_form_field", "the form has no field " + name,
+                     {{"field", name}});
+      }
+      if (application->form.contains(name) && application->form[name] == value) continue;
+      if (value.is_null()) {
+        application->form.erase(name);
+      } else {
+        application->form[name] = value;
+      }
+      application->sources[name] = {{"source", "applicant"}};
+    }
+    application->updated_at = format_timestamp(clock_.now());
+    ONEWINDOW_TRY(store(session, *application));
+    return application;
+  });
+}
+
+Result<Application> Applications::attach(std::string_view id, const Applicant& applicant, std::string_view material_code,
+                                         std::string_view file_name, std::string_view content_type, std::string_view content) {
+  // Checked before anything is kept: the application's state and the material's limits.
+  auto found = database_.read_value<Application>([&](store::Session& session) { return load_of(session, id, applicant); });
+  if (!found.ok()) return found.take_error();
+  if (found->state != "draft" && found->state != "correction") return wrong_state(*found, "a draft or in correction");
+  auto service = service_of(*found);
+  if (!service.ok()) return service.take_error();
+  const MaterialDefinition* material = (*service)->material(material_code);
+  if (!material) {
+    return Error(ErrorKind::not_found, "services.unknown_material", "the service asks for no material " + std::string(material_code),
+                 {{"field", "material"}});
+  }
+  if (content.empty()) return Error::invalid("services.bad_field", "file", "the file is empty");
+  if (static_cast<std::int64_t>(content.size()) > material->max_bytes) {
+    return Error(ErrorKind::too_large, "services.file_too_large",
+                 material->name + " is at most " + std::to_string(material->max_bytes) + " bytes",
+                 {{"field", "file"}, {"limit", material->max_bytes}});
+  }
+  std::string sniffed = sniffed_type(content);
+  if (!contains(material->content_types, content_type) || sniffed != content_type) {
+    std::string accepted;
+    for (const auto& type : material->content_types) accepted += (accepted.empty() ? "" : ", ") + type;
+    return Error(ErrorKind::unsupported, "services.bad_file_type",
+                 material->name + " is taken as " + accepted + (sniffed.empty() || sniffed == content_type
+                                                                    ? std::string("")
+                                                                    : "; the file's contents are " + sniffed + ", not " +
+                                                                          std::string(content_type)),
+                 {{"field", "file"}, {"accepted", material->content_types}});
+  }
+  if (file_name.size() > 255) return Error::invalid("services.bad_field", "file_name", "a file name is at most 255 bytes");
+
+  // The file first, under its digest: a crash before the row leaves a file nobody names, never a
+  // row naming no file.
+  std::string digest = crypto::to_hex(crypto::sm3(content));
+  std::filesystem::path directory = options_.material_directory / found->id;
+  std::error_code failure;
+  std::filesystem::create_directories(directory, failure);
+  std::filesystem::path path = directory / (std::string(material_code) + "-" + digest);
+  std::filesystem::path partial = path;
+  partial += ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      return Error(ErrorKind::unavailable, "services.material_not_kept", "the file could not be kept; try again",
+                   {{"field", "file"}});
+    }
+  }
+  std::filesystem::rename(partial, path, failure);
+  if (failure) {
+    return Error(ErrorKind::unavailable, "services.material_not_kept", "the file could not be kept; try again", {{"field", "file"}});
+  }
+
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    if (application->state != "draft" && application->state != "correction") {
+      return wrong_state(*application, "a draft or in correction");
+    }
+    application->updated_at = format_timestamp(clock_.now());
+    auto& materials = application->materials;
+    materials.erase(std::remove_if(materials.begin(), materials.end(),
+                                   [&](const Material& kept) { return kept.code == material_code; }),
+                    materials.end());
+    materials.push_back({std::string(material_code), std::string(file_name), std::string(content_type),
+                         static_cast<std::int64_t>(content.size()), digest, application->updated_at});
+    auto logged = log_act(session, *application, applicant.account_id, "services.attach", "",
+                          {{"material", std::string(material_code)}, {"digest", digest}, {"size", content.size()}});
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, applicant.account_id, "", "attach",
+                               {{"material", std::string(material_code)}, {"digest", digest}}, *logged));
+    return application;
+  });
+}
+
+Status Applications::check_submission(const ServiceItem& service, const Application& application) const {
+  ONEWINDOW_TRY(service.validate_form(application.form));
+  const Date today = clock_.today();
+  for (const FieldSource& field : service.fields) {
+    if (field.check.empty() || !application.form.contains(field.name)) continue;
+    const nlohmann::json& value = application.form[field.name];
+    if (!value.is_string()) continue;  // the schema says what type it is
+    Status valid = field.check == "citizen_id" ? validate_citizen_id(value.get<std::string>(), today, field.name)
+                                               : validate_unified_social_credit_code(value.get<std::string>(), field.name);
+    if (!valid.ok()) return valid;
+  }
+  for (const MaterialDefinition& material : service.materials) {
+    if (!material.key) continue;
+    bool given = std::any_of(application.materials.begin(), application.materials.end(),
+                             [&](const Material& kept) { return kept.code == material.code; });
+    if (!given) {
+      return Error(ErrorKind::invalid_argument, "services.material_missing", "the key material " + material.name + " is missing",
+                   {{"field", "materials"}, {"material", material.code}});
+    }
+  }
+  for (const auto& [name, check] : intake_checks_) {
+    Status passed = check(service, application);
+    if (!passed.ok()) {
+      Error error = passed.error();
+      if (error.kind == ErrorKind::internal) return error;
+      error.details["check"] = name;
+      if (!error.details.contains("field")) error.details["field"] = "form";
+      return error;
+    }
+  }
+  return ok_status();
+}
+
+Result<Application> Applications::submit_in(store::Session& session, Application application, const Applicant& applicant) {
+  if (application.state == "submitted" || application.state == "accepted") return application;  // a retried submit
+  if (application.state != "draft") return wrong_state(application, "a draft");
+  auto service = service_of(application);
+  if (!service.ok()) return service.take_error();
+  ONEWINDOW_TRY(check_submission(**service, application));
+  application.state = "submitted";
+  application.updated_at = format_timestamp(clock_.now());
+  application.submitted_at = application.updated_at;
+  auto logged = log_act(session, application, applicant.account_id, "services.submit", "", {});
+  if (!logged.ok()) return logged.take_error();
+  ONEWINDOW_TRY(store(session, application));
+  ONEWINDOW_TRY(record_event(session, application, applicant.account_id, "", "submit", nlohmann::json::object(), *logged));
+  return application;
+}
+
+Result<Application> Applications::submit(std::string_view id, const Applicant& applicant) {
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    return submit_in(session, std::move(application).value(), applicant);
+  });
+}
+
+Result<Application> Applications::of_applicant(std::string_view id, const Applicant& applicant) const {
+  return database_.read_value<Application>([&](store::Session& session) { return load_of(session, id, applicant); });
+}
+
+Result<std::vector<Application>> Applications::applications_of(const Applicant& applicant) const {
+  return database_.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
+    auto rows = session.query(std::string(application_columns) +
+                                  " WHERE applicant = $1 ORDER BY created_at DESC, id DESC LIMIT 1000",
+                              {applicant.account_id});
+    if (!rows.ok()) return rows.take_error();
+    std::vector<Application> list;
+    for (const auto& row : *rows) list.push_back(application_from(nlohmann::json::parse(row.text(0))));
+    return list;
+  });
+}
+
+Result<std::vector<Application>> Applications::awaiting_intake(const Official& official) const {
+  return database_.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
+    auto rows = session.query(std::string(application_columns) +
+                                  " WHERE intake_department = $1 AND state = 'submitted' ORDER BY submitted_at, id LIMIT 1000",
+                              {official.department_key});
+    if (!rows.ok()) return rows.take_error();
+    std::vector<Application> list;
+    for (const auto& row : *rows) list.push_back(application_from(nlohmann::json::parse(row.text(0))));
+    return list;
+  });
+}
+
+Result<nlohmann::json> Applications::for_official(std::string_view id, const Official& official) const {
+  auto application = database_.read_value<Application>([&](store::Session& session) { return load(session, id); });
+  if (!application.ok()) return application.take_error();
+  auto service = service_of(*application);
+  if (!service.ok()) return service.take_error();
+  const std::string& department = official.department_key;
+  bool intake = department == (*service)->intake_department;
+  if (!intake && !(*service)->implemented_by(department)) return not_found(id);
+  if (application->state == "draft") return not_found(id);  // a draft is the applicant's alone
+  auto sees = [&](const std::vector<std::string>& departments) {
+    return intake || departments.empty() || contains(departments, department);
+  };
+  nlohmann::json form = nlohmann::json::object();
+  nlohmann::json sources = nlohmann::json::object();
+  for (const FieldSource& field : (*service)->fields) {
+    if (!sees(field.departments)) continue;
+    if (application->form.contains(field.name)) form[field.name] = application->form[field.name];
+    if (application->sources.contains(field.name)) sources[field.name] = application->sources[field.name];
+  }
+  nlohmann::json materials = nlohmann::json::array();
+  for (const Material& material : application->materials) {
+    const MaterialDefinition* definition = (*service)->material(material.code);
+    if (!definition || !sees(definition->departments)) continue;
+    materials.push_back({{"code", material.code},
+                         {"file_name", material.file_name},
+                         {"content_type", material.content_type},
+                         {"size", material.size},
+                         {"digest", material.digest},
+                         {"uploaded_at", material.uploaded_at}});
+  }
+  nlohmann::json tasks = nlohmann::json::array();
+  if (!application->instance_id.empty()) {
+    auto open = engine_.tasks({application->instance_id, intake ? "" : department, "", false});
+    if (!open.ok()) return open.take_error();
+    for (const auto& task : *open) tasks.push_back(task.to_json());
+  }
+  return nlohmann::json{{"id", application->id},
+                        {"service", application->service},
+                        {"state", application->state},
+                        {"form", form},
+                        {"sources", sources},
+                        {"materials", materials},
+                        {"missing", application->missing},
+                        {"reason", application->reason},
+                        {"submitted_at", application->submitted_at},
+                        {"accepted_at", application->accepted_at},
+                        {"due_on", application->due_on},
+                        {"tasks", tasks}};
+}
+
+Result<nlohmann::json> Applications::progress(std::string_view id, const Applicant& applicant) const {
+  auto application = of_applicant(id, applicant);
+  if (!application.ok()) return application.take_error();
+  nlohmann::json holding = nlohmann::json::array();
+  if (!application->instance_id.empty()) {
+    auto tasks = engine_.tasks({application->instance_id, "", "", false});
+    if (!tasks.ok()) return tasks.take_error();
+    for (const auto& task : *tasks) {
+      holding.push_back({{"department", task.candidate_department},
+                         {"step", task.name},
+                         {"status", task.status},
+                         {"since", task.created_at},
+                         {"due_at", task.due_at}});
+    }
+  }
+  auto events = database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    auto rows = session.query(
+        "SELECT sequence, at, department, action, details, log_index FROM service_event WHERE application_id = $1 "
+        "ORDER BY sequence",
+        {application->id});
+    if (!rows.ok()) return rows.take_error();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& row : *rows) {
+      list.push_back({{"sequence", row.integer(0)},
+                      {"at", row.text(1)},
+                      {"department", row.text(2)},
+                      {"action", row.text(3)},
+                      {"details", nlohmann::json::parse(row.text(4))},
+                      {"log_index", row.integer(5)}});
+    }
+    return list;
+  });
+  if (!events.ok()) return events.take_error();
+  return nlohmann::json{{"id", application->id},
+                        {"state", application->state},
+                        {"expected_completion", application->due_on},
+                        {"missing", application->missing},
+                        {"reason", application->reason},
+                        {"tasks", holding},
+                        {"history", *events}};
+}
+
+Result<Application> Applications::intake(std::string_view id, std::string_view decision, std::string_view reason,
+                                         const std::vector<std::string>& missing, const Official& official) {
+  if (decision != "accept" && decision != "reject" && decision != "accept_with_missing") {
+    return Error::invalid("services.bad_field", "decision", "decision is accept, reject or accept_with_missing");
+  }
+  if (decision == "reject" && reason.empty()) return Error::invalid("services.bad_field", "reason", "a rejection states its reason");
+  if (reason.size() > 2000) return Error::invalid("services.bad_field", "reason", "a reason is at most 2000 bytes");
+  if (decision == "accept_with_missing" && missing.empty()) {
+    return Error::invalid("services.bad_field", "missing", "accepting with missing materials names them");
+  }
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load(session, id);
+    if (!application.ok()) return application.take_error();
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    if (official.department_key != (*service)->intake_department) {
+      if (!(*service)->implemented_by(official.department_key)) return not_found(id);
+      return Error(ErrorKind::permission_denied, "services.not_intake",
+                   "applications for " + (*service)->code + " are taken at the window of " + (*service)->intake_department);
+    }
+    if (application->state != "submitted") return wrong_state(*application, "submitted");
+    application->updated_at = format_timestamp(clock_.now());
+    nlohmann::json details = {{"decision", std::string(decision)}};
+    if (decision == "reject") {
+      application->state = "rejected";
+      application->reason = std::string(reason);
+      application->finished_at = application->updated_at;
+    } else {
+      if (decision == "accept_with_missing") {
+        for (const std::string& code : missing) {
+          const MaterialDefinition* material = (*service)->material(code);
+          if (!material) {
+            return Error(ErrorKind::invalid_argument, "services.unknown_material", "the service asks for no material " + code,
+                         {{"field", "missing"}});
+          }
+          if (material->key) {
+            return Error(ErrorKind::invalid_argument, "services.key_material",
+                         material->name + " is a key material: an application cannot be accepted without it",
+                         {{"field", "missing"}, {"material", code}});
+          }
+        }
+        application->missing = missing;
+        details["missing"] = missing;
+      }
+      workflow::StartRequest start;
+      start.process_id = (*service)->process;
+      start.business_key = application->id;
+      start.variables = {{"application", application->id}, {"service", (*service)->code}};
+      start.deadline_working_days = (*service)->promised_limit;
+      auto instance = engine_.start(session, start, {official.account_id, official.department_key, official.roles});
+      if (!instance.ok()) return instance.take_error();
+      application->state = "accepted";
+      application->instance_id = instance->id;
+      application->accepted_at = application->updated_at;
+      application->due_on = local_day(instance->due_at);
+      details["instance"] = instance->id;
+      details["due_on"] = application->due_on;
+    }
+    auto logged = log_act(session, *application, official.account_id, "services.intake", std::string(reason), details);
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, official.account_id, official.department_key, "intake", details, *logged));
+    return application;
+  });
+}
+
+Result<Application> Applications::decide(std::string_view id, const Decision& decision, const Official& official) {
+  if (decision.outcome != "approve" && decision.outcome != "refuse" && decision.outcome != "correction") {
+    return Error::invalid("services.bad_field", "outcome", "outcome is approve, refuse or correction");
+  }
+  if (decision.outcome == "refuse" && decision.reason.empty()) {
+    return Error::invalid("services.bad_field", "reason", "a refusal states its reasons");
+  }
+  if (decision.outcome == "refuse" && decision.legal_basis.empty()) {
+    return Error::invalid("services.bad_field", "legal_basis", "a refusal states its legal basis");
+  }
+  if (decision.outcome == "correction" && decision.missing.empty()) {
+    return Error::invalid("services.bad_field", "missing", "a correction names what is missing");
+  }
+  if (decision.outcome == "correction" && decision.reason.empty()) {
+    return Error::invalid("services.bad_field", "reason", "a correction says what to supply");
+  }
+  if (decision.reason.size() > 2000) return Error::invalid("services.bad_field", "reason", "a reason is at most 2000 bytes");
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load(session, id);
+    if (!application.ok()) return application.take_error();
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    if (!(*service)->implemented_by(official.department_key)) return not_found(id);
+    if (application->state != "accepted") return wrong_state(*application, "accepted, in approval");
+    auto task = engine_.task(session, decision.task_id);
+    if (!task.ok() || task->instance_id != application->instance_id || task->candidate_department != official.department_key) {
+      return Error(ErrorKind::permission_denied, "services.not_your_task",
+                   "task " + decision.task_id + " is not a task of your department on this application", {{"field", "task_id"}});
+    }
+    if (task->status != "open") {
+      return Error(ErrorKind::conflict, "services.task_done", "task " + task->id + " is " + task->status, {{"field", "task_id"}});
+    }
+    workflow::Actor actor{official.account_id, official.department_key, official.roles};
+    application->updated_at = format_timestamp(clock_.now());
+    nlohmann::json details = {{"outcome", decision.outcome}, {"task", task->id}, {"step", task->name}};
+    if (decision.outcome == "correction") {
+      auto service_item = *service;
+      for (const std::string& what : decision.missing) {
+        if (!service_item->material(what) && !service_item->field(what)) {
+          return Error(ErrorKind::invalid_argument, "services.unknown_material",
+                       "the service has no material or form field " + what, {{"field", "missing"}});
+        }
+      }
+      auto suspended = engine_.suspend(session, application->instance_id, decision.reason, actor);
+      if (!suspended.ok()) return suspended.take_error();
+      application->state = "correction";
+      application->missing = decision.missing;
+      application->reason = decision.reason;
+      details["missing"] = decision.missing;
+    } else {
+      auto completed = engine_.complete(session, task->id, {decision.outcome, decision.reason, nlohmann::json::object()}, actor);
+      if (!completed.ok()) return completed.take_error();
+      auto instance = engine_.instance(session, application->instance_id);
+      if (!instance.ok()) return instance.take_error();
+      if (decision.outcome == "refuse") {
+        application->reason = decision.reason;
+        application->legal_basis = decision.legal_basis;
+        details["legal_basis"] = decision.legal_basis;
+      }
+      if (instance->status == "completed") {
+        application->state = "approved";
+        application->finished_at = application->updated_at;
+      } else if (instance->status == "terminated") {
+        application->state = "refused";
+        application->finished_at = application->updated_at;
+      }
+    }
+    auto logged = log_act(session, *application, official.account_id, "services.decide",
+                          decision.outcome == "refuse" ? decision.legal_basis : "", details);
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, official.account_id, official.department_key, "decide", details, *logged));
+    return application;
+  });
+}
+
+Result<Application> Applications::supply_correction(std::string_view id, const Applicant& applicant) {
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    if (application->state != "correction") return wrong_state(*application, "in correction");
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    for (const std::string& what : application->missing) {
+      if ((*service)->material(what)) {
+        bool given = std::any_of(application->materials.begin(), application->materials.end(),
+                                 [&](const Material& kept) { return kept.code == what; });
+        if (!given) {
+          return Error(ErrorKind::invalid_argument, "services.material_missing",
+                       "the correction asks for " + (*service)->material(what)->name, {{"field", "materials"}, {"material", what}});
+        }
+      } else if (!application->form.contains(what)) {
+        return Error(ErrorKind::invalid_argument, "services.form_invalid", "the correction asks for the field " + what,
+                     {{"field", what}});
+      }
+    }
+    ONEWINDOW_TRY((*service)->validate_form(application->form));
+    auto resumed = engine_.resume(session, application->instance_id, {applicant.account_id, "", {}});
+    if (!resumed.ok()) return resumed.take_error();
+    nlohmann::json details = {{"supplied", application->missing}};
+    application->state = "accepted";
+    application->missing.clear();
+    application->reason.clear();
+    application->due_on = local_day(resumed->due_at);
+    application->updated_at = format_timestamp(clock_.now());
+    details["due_on"] = application->due_on;
+    auto logged = log_act(session, *application, applicant.account_id, "services.correction_supplied", "", details);
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, applicant.account_id, "", "correction_supplied", details, *logged));
+    return application;
+  });
+}
+
+Result<std::string> Applications::material_content(std::string_view id, std::string_view material,
+                                                   const Applicant* applicant, const Official* official) const {
+  auto application = database_.read_value<Application>([&](store::Session& session) { return load(session, id); });
+  if (!application.ok()) return application.take_error();
+  auto service = service_of(*application);
+  if (!service.ok()) return service.take_error();
+  const MaterialDefinition* definition = (*service)->material(material);
+  bool allowed = applicant && applicant->account_id == application->applicant;
+  if (!allowed && official && application->state != "draft" && definition) {
+    const std::string& department = official->department_key;
+    allowed = department == (*service)->intake_department ||
+              ((*service)->implemented_by(department) &&
+               (definition->departments.empty() || contains(definition->departments, department)));
+  }
+  if (!allowed) return not_found(id);
+  for (const Material& kept : application->materials) {
+    if (kept.code != material) continue;
+    std::ifstream in(options_.material_directory / application->id / (kept.code + "-" + kept.digest), std::ios::binary);
+    if (!in) return Error(ErrorKind::internal, "services.material_lost", "the file of " + kept.code + " is not where it was kept");
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return content;
+  }
+  return Error(ErrorKind::not_found, "services.material_not_given", "no file for " + std::string(material), {{"field", "material"}});
+}
+
+}  // namespace onewindow::services

@@ -1,0 +1,277 @@
+// One-stop services over HTTP, as a citizen and the officials would use them: the newborn pack
+// applied for with the form prefilled from the person registry through health's grant (and the
+// read shown under who read my data), a retried submit with the same Idempotency-Key, bad files
+// and a bad form refused naming the field, intake at the approval bureau's window, public
+// security asking for correction (the instance suspended), the citizen supplying it, the four
+// departments approving in parallel, each seeing only its part; then enterprise establishment,
+// refused by tax with reasons and the legal basis, which ends the others' tasks.
+#include "served_platform.h"
+
+#include <gtest/gtest.h>
+
+namespace onewindow::cli {
+namespace {
+
+using onewindow::testing::http_request;
+using onewindow::testing::HttpResponse;
+
+constexpr const char* citizen_id = "360426199101010071";
+constexpr const char* other_parent_id = "44011320141005001X";
+const std::string pdf = "%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(64, '\0');
+
+class ServicesRoutes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(served_.platform);
+    base_ = served_.base + "/api/v1";
+    for (const std::string department : {"approval", "health", "police", "medins", "hrss", "market", "tax"}) {
+      officials_[department] = served_.official("services." + department, department);
+      officials_[department]["Content-Type"] = "application/json";
+    }
+    citizen_ = served_.bearer({identity::AccountKind::citizen, "services.citizen", "served password 1", "张三", "", {}, citizen_id, "", ""})
+                   .first;
+    other_ = served_.bearer({identity::AccountKind::citizen, "services.other", "served password 1", "李四", "", {}, other_parent_id, "", ""})
+                 .first;
+    citizen_["Content-Type"] = "application/json";
+    ASSERT_TRUE(served_.platform->registries
+                    ->write("person", citizen_id,
+                            {{"name", "张三"}, {"sex", "1"}, {"birth_date", "1991-01-01"}, {"phone", "13812345678"},
+                             {"household_address", "山东省青岛市莱西市烟台路1号"}},
+                            "户籍登记", {"acc_police", "police"})
+                    .ok());
+    // Health may read the parent's name, phone and household address for the newborn pack; market
+    // the founder's name and phone for enterprise establishment.
+    grant("health", {"name", "phone", "household_address"});
+    grant("market", {"name", "phone"});
+  }
+
+  void grant(const std::string& department, const std::vector<std::string>& items) {
+    auto found = http_request("GET", base_ + "/catalog/resources?classification=101001", "", officials_.at(department));
+    std::string resource = body_of(found)["resources"][0]["id"];
+    HttpResponse asked = http_request("POST", base_ + "/catalog/grants",
+                                      nlohmann::json{{"resource_id", resource},
+                                                     {"items", items},
+                                                     {"purpose", "一件事一次办 prefill"},
+                                                     {"legal_basis", "《优化营商环境条例》第三十七条"},
+                                                     {"expires_on", "2030-12-31"}}
+                                          .dump(),
+                                      officials_.at(department));
+    ASSERT_EQ(asked.status, 201) << asked.body;
+    ASSERT_EQ(http_request("POST", base_ + "/catalog/grants/" + std::string(body_of(asked)["id"]) + "/decision",
+                           R"({"grant":true})", officials_.at("police"))
+                  .status,
+              200);
+  }
+
+  HttpResponse upload(const std::string& id, const std::string& material, const std::string& type, const std::string& content,
+                      const std::map<std::string, std::string>* as = nullptr) {
+    auto headers = as ? *as : citizen_;
+    headers["Content-Type"] = type;
+    return http_request("PUT", base_ + "/applications/" + id + "/materials/" + material + "?file_name=" + material + ".bin",
+                        content, headers);
+  }
+
+  // The open task of a department on the application, as that department sees it.
+  std::string task_of(const std::string& id, const std::string& department) {
+    HttpResponse seen = http_request("GET", base_ + "/applications/" + id, "", officials_.at(department));
+    EXPECT_EQ(seen.status, 200) << seen.body;
+    nlohmann::json view = body_of(seen);
+    for (const auto& task : view["tasks"]) {
+      if (task["status"] == "open") return task["id"];
+    }
+    ADD_FAILURE() << department << " has no open task: " << seen.body;
+    return "";
+  }
+
+  HttpResponse decide(const std::string& id, const std::string& department, nlohmann::json decision) {
+    decision["task_id"] = task_of(id, department);
+    return http_request("POST", base_ + "/applications/" + id + "/decision", decision.dump(), officials_.at(department));
+  }
+
+  ServedPlatform served_;
+  std::string base_;
+  std::map<std::string, std::map<std::string, std::string>> officials_;
+  std::map<std::string, std::string> citizen_, other_;
+};
+
+TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApproveInParallel) {
+  HttpResponse guide = http_request("GET", base_ + "/services/QD-CSYJS-001");
+  ASSERT_EQ(guide.status, 200) << guide.body;
+  EXPECT_EQ(body_of(guide)["promised_limit"], 5);
+  EXPECT_EQ(body_of(http_request("GET", base_ + "/services?q=%E5%87%BA%E7%94%9F"))["services"].size(), 1u);
+
+  nlohmann::json form = {{"child_name", "张小宝"}, {"child_sex", "1"}, {"child_birth_date", "2026-11-28"},
+                         {"birth_hospital", "青岛市妇女儿童医院"}, {"other_parent_name", "李四"}};
+  auto headers = citizen_;
+  headers["Idempotency-Key"] = "newborn-2026-11-28";
+  HttpResponse made = http_request("POST", base_ + "/services/QD-CSYJS-001/applications", nlohmann::json{{"form", form}}.dump(),
+                                   headers);
+  ASSERT_EQ(made.status, 201) << made.body;
+  nlohmann::json application = body_of(made);
+  std::string id = application["id"];
+  EXPECT_EQ(application["state"], "draft");
+  EXPECT_EQ(application["form"]["applicant_name"], "张三") << "prefilled from the person registry";
+  EXPECT_EQ(application["form"]["household_address"], "山东省青岛市莱西市烟台路1号");
+  EXPECT_EQ(application["sources"]["applicant_name"]["source"], "registry");
+  EXPECT_EQ(application["sources"]["applicant_name"]["through"], "health");
+  EXPECT_TRUE(application["sources"]["applicant_name"]["log_index"].is_number());
+  EXPECT_EQ(application["sources"]["child_name"]["source"], "applicant");
+
+  HttpResponse again = http_request("POST", base_ + "/services/QD-CSYJS-001/applications", nlohmann::json{{"form", form}}.dump(),
+                                    headers);
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(body_of(again)["id"], id) << "the same key, the same application";
+  EXPECT_EQ(body_of(http_request("GET", base_ + "/me/applications", "", citizen_))["applications"].size(), 1u);
+
+  // The prefill is a read through the exchange: the citizen sees it.
+  HttpResponse reads = http_request("GET", base_ + "/me/data-reads", "", citizen_);
+  ASSERT_EQ(reads.status, 200);
+  ASSERT_EQ(body_of(reads)["reads"].size(), 1u) << reads.body;
+  EXPECT_EQ(body_of(reads)["reads"][0]["department"], "health");
+
+  // Bad files and a bad form, each named.
+  HttpResponse wrong_type = upload(id, "birth_record", "application/pdf", png);
+  EXPECT_EQ(wrong_type.status, 415) << wrong_type.body;
+  EXPECT_EQ(body_of(wrong_type)["error"]["code"], "services.bad_file_type");
+  EXPECT_EQ(upload(id, "photo", "application/pdf", pdf).status, 415) << "the photo is an image";
+  HttpResponse too_large = upload(id, "photo", "image/png", png + std::string(2 * 1024 * 1024, 'x'));
+  EXPECT_EQ(too_large.status, 413) << too_large.body;
+  EXPECT_EQ(body_of(too_large)["error"]["details"]["field"], "file");
+  EXPECT_EQ(upload(id, "shoe_size", "application/pdf", pdf).status, 404);
+  EXPECT_EQ(upload(id, "birth_record", "application/pdf", pdf, &other_).status, 404) << "another citizen's application";
+  HttpResponse early = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
+  EXPECT_EQ(early.status, 400) << early.body;
+  EXPECT_EQ(body_of(early)["error"]["code"], "services.form_invalid");
+  EXPECT_EQ(body_of(early)["error"]["details"]["field"], "other_parent_id");
+  HttpResponse bad_id = http_request("PUT", base_ + "/applications/" + id + "/form",
+                                     R"({"form":{"other_parent_id":"440113201410050011"}})", citizen_);
+  ASSERT_EQ(bad_id.status, 200) << bad_id.body;
+  HttpResponse bad_check = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
+  EXPECT_EQ(bad_check.status, 400) << bad_check.body;
+  EXPECT_EQ(body_of(bad_check)["error"]["details"]["field"], "other_parent_id");
+  ASSERT_EQ(http_request("PUT", base_ + "/applications/" + id + "/form",
+                         nlohmann::json{{"form", {{"other_parent_id", other_parent_id}}}}.dump(), citizen_)
+                .status,
+            200);
+  HttpResponse no_material = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
+  EXPECT_EQ(no_material.status, 400);
+  EXPECT_EQ(body_of(no_material)["error"]["code"], "services.material_missing");
+  ASSERT_EQ(upload(id, "birth_record", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(upload(id, "photo", "image/png", png).status, 200);
+
+  HttpResponse submitted = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
+  ASSERT_EQ(submitted.status, 200) << submitted.body;
+  EXPECT_EQ(body_of(submitted)["state"], "submitted");
+  EXPECT_EQ(http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_).status, 200) << "a retried submit";
+
+  // Intake at the approval bureau's window, nowhere else.
+  HttpResponse elsewhere = http_request("POST", base_ + "/applications/" + id + "/intake", R"({"decision":"accept"})",
+                                        officials_.at("health"));
+  EXPECT_EQ(elsewhere.status, 403) << elsewhere.body;
+  HttpResponse waiting = http_request("GET", base_ + "/intake", "", officials_.at("approval"));
+  ASSERT_EQ(body_of(waiting)["applications"].size(), 1u) << waiting.body;
+  HttpResponse accepted = http_request("POST", base_ + "/applications/" + id + "/intake",
+                                       R"({"decision":"accept_with_missing","missing":["parents_ids"]})",
+                                       officials_.at("approval"));
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_EQ(body_of(accepted)["state"], "accepted");
+  EXPECT_NE(body_of(accepted)["due_on"], "");
+
+  // Each department sees its part only.
+  nlohmann::json hrss_view = body_of(http_request("GET", base_ + "/applications/" + id, "", officials_.at("hrss")));
+  EXPECT_FALSE(hrss_view["form"].contains("birth_hospital")) << hrss_view.dump();
+  EXPECT_TRUE(hrss_view["form"].contains("child_name"));
+  EXPECT_EQ(hrss_view["materials"].size(), 1u) << "the photo only";
+  nlohmann::json health_view = body_of(http_request("GET", base_ + "/applications/" + id, "", officials_.at("health")));
+  EXPECT_TRUE(health_view["form"].contains("birth_hospital"));
+  EXPECT_EQ(http_request("GET", base_ + "/applications/" + id, "", officials_.at("market")).status, 404)
+      << "market does not implement the newborn pack";
+  EXPECT_EQ(http_request("GET", base_ + "/applications/" + id, "", other_).status, 404);
+
+  // Public security asks for the parents' identity cards: the clock stops.
+  HttpResponse correction = decide(id, "police", {{"outcome", "correction"}, {"reason", "请补充父母双方身份证件"},
+                                                  {"missing", {"parents_ids"}}});
+  ASSERT_EQ(correction.status, 200) << correction.body;
+  EXPECT_EQ(body_of(correction)["state"], "correction");
+  nlohmann::json progress = body_of(http_request("GET", base_ + "/applications/" + id + "/progress", "", citizen_));
+  EXPECT_EQ(progress["state"], "correction");
+  EXPECT_EQ(progress["missing"], nlohmann::json::array({"parents_ids"}));
+  EXPECT_EQ(progress["tasks"].size(), 4u) << progress.dump();
+  HttpResponse while_waiting = decide(id, "hrss", {{"outcome", "approve"}});
+  EXPECT_EQ(while_waiting.status, 409) << "nothing moves while the applicant is asked: " << while_waiting.body;
+  HttpResponse too_soon = http_request("POST", base_ + "/applications/" + id + "/correction-supplied", "", citizen_);
+  EXPECT_EQ(too_soon.status, 400);
+  EXPECT_EQ(body_of(too_soon)["error"]["details"]["material"], "parents_ids");
+  ASSERT_EQ(upload(id, "parents_ids", "image/png", png).status, 200);
+  HttpResponse supplied = http_request("POST", base_ + "/applications/" + id + "/correction-supplied", "", citizen_);
+  ASSERT_EQ(supplied.status, 200) << supplied.body;
+  EXPECT_EQ(body_of(supplied)["state"], "accepted");
+
+  // A department acting on another's task is refused.
+  std::string health_task = task_of(id, "health");
+  HttpResponse not_theirs = http_request("POST", base_ + "/applications/" + id + "/decision",
+                                         nlohmann::json{{"task_id", health_task}, {"outcome", "approve"}}.dump(),
+                                         officials_.at("police"));
+  EXPECT_EQ(not_theirs.status, 403) << not_theirs.body;
+  EXPECT_EQ(body_of(not_theirs)["error"]["details"]["field"], "task_id");
+  HttpResponse no_basis = decide(id, "medins", {{"outcome", "refuse"}, {"reason", "不符合参保条件"}});
+  EXPECT_EQ(no_basis.status, 400);
+  EXPECT_EQ(body_of(no_basis)["error"]["details"]["field"], "legal_basis");
+
+  for (const std::string department : {"health", "police", "medins", "hrss"}) {
+    HttpResponse approved = decide(id, department, {{"outcome", "approve"}, {"reason", "符合条件"}});
+    ASSERT_EQ(approved.status, 200) << department << ": " << approved.body;
+  }
+  nlohmann::json done = body_of(http_request("GET", base_ + "/applications/" + id, "", citizen_));
+  EXPECT_EQ(done["state"], "approved") << done.dump();
+  EXPECT_NE(done["finished_at"], "");
+  progress = body_of(http_request("GET", base_ + "/applications/" + id + "/progress", "", citizen_));
+  std::vector<std::string> actions;
+  for (const auto& event : progress["history"]) actions.push_back(event["action"]);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "decide"), 5) << progress.dump();
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "correction_supplied"), 1);
+}
+
+TEST_F(ServicesRoutes, ARefusalByOneDepartmentEndsEnterpriseEstablishment) {
+  nlohmann::json form = {{"company_name", "青岛示范科技有限公司"}, {"entity_type", "limited_liability_company"},
+                         {"registered_capital", 100}, {"business_scope", "软件开发"},
+                         {"address", "山东省青岛市莱西市烟台路2号"}, {"division", "370285"}, {"employees", 5},
+                         {"seal_count", 2}};
+  HttpResponse made = http_request("POST", base_ + "/services/QD-QYKB-001/applications",
+                                   nlohmann::json{{"form", form}}.dump(), citizen_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string id = body_of(made)["id"];
+  EXPECT_EQ(body_of(made)["form"]["representative_name"], "张三");
+  EXPECT_EQ(body_of(made)["sources"]["representative_name"]["through"], "market");
+  HttpResponse unsupported = upload(id, "articles", "image/png", png);
+  EXPECT_EQ(unsupported.status, 415) << "articles are PDF only";
+  ASSERT_EQ(upload(id, "articles", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(upload(id, "premises", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_).status, 200);
+  HttpResponse key_missing = http_request("POST", base_ + "/applications/" + id + "/intake",
+                                          R"({"decision":"accept_with_missing","missing":["articles"]})",
+                                          officials_.at("approval"));
+  EXPECT_EQ(key_missing.status, 400) << "a key material cannot be missing";
+  EXPECT_EQ(body_of(key_missing)["error"]["code"], "services.key_material");
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/intake", R"({"decision":"accept"})", officials_.at("approval"))
+                .status,
+            200);
+
+  ASSERT_EQ(decide(id, "market", {{"outcome", "approve"}}).status, 200);
+  HttpResponse refused = decide(id, "tax", {{"outcome", "refuse"},
+                                            {"reason", "住所与税务登记地址不一致"},
+                                            {"legal_basis", "《税务登记管理办法》第十条"}});
+  ASSERT_EQ(refused.status, 200) << refused.body;
+  nlohmann::json application = body_of(http_request("GET", base_ + "/applications/" + id, "", citizen_));
+  EXPECT_EQ(application["state"], "refused");
+  EXPECT_EQ(application["legal_basis"], "《税务登记管理办法》第十条");
+  nlohmann::json progress = body_of(http_request("GET", base_ + "/applications/" + id + "/progress", "", citizen_));
+  for (const auto& task : progress["tasks"]) EXPECT_NE(task["status"], "open") << "a refusal ends every task: " << progress.dump();
+  HttpResponse late = http_request("POST", base_ + "/applications/" + id + "/decision",
+                                   nlohmann::json{{"task_id", "wft_nothing"}, {"outcome", "approve"}}.dump(), officials_.at("hrss"));
+  EXPECT_EQ(late.status, 409) << late.body;
+}
+
+}  // namespace
+}  // namespace onewindow::cli
