@@ -242,8 +242,8 @@ Result<Application> Applications::create(std::string_view service_code, const Ap
   if (idempotency_key.size() > 200) {
     return Error::invalid("services.bad_field", "Idempotency-Key", "an idempotency key is at most 200 bytes");
   }
-  if (!idempotency_key.empty()) {
-    auto earlier = database_.read_value<std::optional<Application>>(
+  auto made_with_key = [&]() -> Result<std::optional<Application>> {
+    return database_.read_value<std::optional<Application>>(
         [&](store::Session& session) -> Result<std::optional<Application>> {
           auto row = session.query_one(std::string(application_columns) + " WHERE applicant = $1 AND idempotency_key = $2",
                                        {applicant.account_id, idempotency_key});
@@ -251,6 +251,9 @@ Result<Application> Applications::create(std::string_view service_code, const Ap
           if (!row->has_value()) return std::optional<Application>();
           return std::optional<Application>(application_from(nlohmann::json::parse((*row)->text(0))));
         });
+  };
+  if (!idempotency_key.empty()) {
+    auto earlier = made_with_key();
     if (!earlier.ok()) return earlier.take_error();
     if (*earlier) {
       if ((*earlier)->service != service->code) {
@@ -317,7 +320,7 @@ Result<Application> Applications::create(std::string_view service_code, const Ap
     application.sources[name] = {{"source", "applicant"}};
   }
 
-  return in_transaction([&](store::Session& session) -> Result<Application> {
+  auto made = in_transaction([&](store::Session& session) -> Result<Application> {
     Application draft = application;
     auto inserted = session.execute(
         "INSERT INTO service_application (id, service, applicant, state, idempotency_key, instance_id, intake_department, "
@@ -325,18 +328,7 @@ Result<Application> Applications::create(std::string_view service_code, const Ap
         {draft.id, draft.service, draft.applicant, draft.state,
          idempotency_key.empty() ? store::Value{} : store::Value{idempotency_key}, service->intake_department,
          draft.created_at, draft.to_json().dump()});
-    if (!inserted.ok()) {
-      if (inserted.error().code == "store.unique_violation" && !idempotency_key.empty()) {
-        // The same key at the same moment: the other request made it.
-        auto row = session.query_one(std::string(application_columns) + " WHERE applicant = $1 AND idempotency_key = $2",
-                                     {applicant.account_id, idempotency_key});
-        if (row.ok() && row->has_value()) {
-          if (replayed) *replayed = true;
-          return application_from(nlohmann::json::parse((*row)->text(0)));
-        }
-      }
-      return inserted.take_error();
-    }
+    if (!inserted.ok()) return inserted.take_error();
     nlohmann::json prefilled = nlohmann::json::array();
     for (const auto& [name, source] : draft.sources.items()) {
       if (source.value("source", "") == "registry") prefilled.push_back(name);
@@ -347,6 +339,17 @@ Result<Application> Applications::create(std::string_view service_code, const Ap
     if (!submit) return draft;
     return submit_in(session, std::move(draft), applicant);
   });
+  if (!made.ok() && made.error().code == "store.unique_violation" && !idempotency_key.empty()) {
+    // The same key at the same moment: the other request made the application. (On PostgreSQL
+    // the failed transaction can run nothing more, so it is looked up in a new one.)
+    auto earlier = made_with_key();
+    if (!earlier.ok()) return earlier.take_error();
+    if (*earlier) {
+      if (replayed) *replayed = true;
+      return **earlier;
+    }
+  }
+  return made;
 }
 
 Result<Application> Applications::update_form(std::string_view id, const Applicant& applicant, const nlohmann::json& values) {

@@ -1,5 +1,9 @@
 #include "services/forms.h"
 
+// Without it valijson prints and aborts the process on a schema it cannot read: a bad service
+// file must be a load error instead.
+#define VALIJSON_USE_EXCEPTIONS 1
+
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
