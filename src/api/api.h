@@ -64,6 +64,9 @@ class ImportQueue;
 namespace services {
 class Applications;
 }
+namespace notification {
+class Inbox;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -280,6 +283,8 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::S
 // One-stop services: service guides, applications from the one form to intake and the
 // departments' decisions.
 void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory);
+// Every account's inbox of notices.
+void add_notification_routes(Router& router, notification::Inbox& inbox);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.

@@ -229,6 +229,30 @@ void add_services_routes(Router& router, services::Applications& applications, i
                 return Response::json(200, resumed->to_json());
               }});
 
+  router.add({"POST", "/api/v1/applications/{id}/rating", "services.apply",
+              "Rates a finished application once (好差评): level 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意, "
+              "and a comment (required for 1 and 2). A bad rating opens a follow-up for the competent department: a "
+              "call back within 1 working day, the fix within 15.",
+              "services",
+              [&applications](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"level", "comment"}));
+                if (!body->contains("level") || !(*body)["level"].is_number_integer()) {
+                  return Error::invalid("http.bad_field", "level", "level is a whole number from 1 to 5");
+                }
+                auto comment = string_field(*body, "comment", false);
+                if (!comment.ok()) return comment.take_error();
+                auto applicant = applicant_of(request);
+                if (!applicant.ok()) return applicant.take_error();
+                auto rated = applications.rate(request.path_parameters.at("id"), *applicant, (*body)["level"].get<int>(), *comment);
+                if (!rated.ok()) return rated.take_error();
+                return Response::json(200, rated->to_json());
+              },
+              {{"type", "object"},
+               {"required", {"level"}},
+               {"properties", {{"level", {{"type", "integer"}, {"minimum", 1}, {"maximum", 5}}}, {"comment", {{"type", "string"}}}}}}});
+
   router.add({"GET", "/api/v1/intake", "services.intake",
               "Submitted applications waiting at the caller's window (the intake department), oldest first.", "services",
               [&applications, &directory](const Request& request) -> Result<Response> {

@@ -109,6 +109,7 @@ struct Platform {
   std::unique_ptr<catalog::Subscriptions> subscriptions;  // its delivery threads stop before what they use goes
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
   std::optional<services::ServiceCatalog> service_catalog;
+  std::unique_ptr<notification::Inbox> inbox;
   std::unique_ptr<services::Applications> applications;
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).

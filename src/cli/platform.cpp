@@ -113,7 +113,8 @@ std::vector<store::Migration> all_migrations() {
   for (auto&& module : {audit::TransparencyLog::migrations(), pki::CertificateAuthority::migrations(),
                         identity::Directory::migrations(), oidc::Provider::migrations(),
                         registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
-                        catalog::Subscriptions::migrations(), services::Applications::migrations(),
+                        catalog::Subscriptions::migrations(), notification::Inbox::migrations(),
+                        services::Applications::migrations(),
                         workflow::Engine::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
@@ -274,6 +275,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   platform->applications = std::make_unique<services::Applications>(
       *platform->database, *platform->transparency_log, *platform->service_catalog, *platform->exchange,
       *platform->workflow, platform->clock, services::ApplicationOptions{std::filesystem::path(settings.data_dir) / "materials"});
+  platform->inbox = std::make_unique<notification::Inbox>(*platform->database, platform->clock);
+  platform->applications->add_channel(*platform->inbox);
 
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
@@ -294,6 +297,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                            platform->metrics);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   api::add_services_routes(router, *platform->applications, *platform->directory);
+  api::add_notification_routes(router, *platform->inbox);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

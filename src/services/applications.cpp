@@ -80,6 +80,10 @@ Application application_from(const nlohmann::json& json) {
   application.finished_at = json.at("finished_at");
   application.created_at = json.at("created_at");
   application.updated_at = json.at("updated_at");
+  application.rating = json.value("rating", 0);
+  application.rating_comment = json.value("rating_comment", "");
+  application.rated_at = json.value("rated_at", "");
+  application.follow_up_instance = json.value("follow_up_instance", "");
   return application;
 }
 
@@ -131,7 +135,11 @@ nlohmann::json Application::to_json() const {
           {"due_on", due_on},
           {"finished_at", finished_at},
           {"created_at", created_at},
-          {"updated_at", updated_at}};
+          {"updated_at", updated_at},
+          {"rating", rating},
+          {"rating_comment", rating_comment},
+          {"rated_at", rated_at},
+          {"follow_up_instance", follow_up_instance}};
 }
 
 Applications::Applications(store::Database& database, audit::TransparencyLog& log, const ServiceCatalog& services,
@@ -202,6 +210,14 @@ Status Applications::record_event(store::Session& session, const Application& ap
                {application.id, (**last).integer(0) + 1, application.updated_at, actor, department, action, details.dump(),
                 log_index})
       .status();
+}
+
+Status Applications::notify(store::Session& session, const Application& application, const std::string& kind,
+                            const std::string& subject, const std::string& body) const {
+  for (notification::Channel* channel : channels_) {
+    ONEWINDOW_TRY(channel->deliver(session, {application.applicant, kind, subject, body, "/api/v1/applications/" + application.id}));
+  }
+  return ok_status();
 }
 
 Result<const ServiceItem*> Applications::service_of(const Application& application) const {
@@ -696,6 +712,14 @@ Result<Application> Applications::intake(std::string_view id, std::string_view d
     if (!logged.ok()) return logged.take_error();
     ONEWINDOW_TRY(store(session, *application));
     ONEWINDOW_TRY(record_event(session, *application, official.account_id, official.department_key, "intake", details, *logged));
+    if (application->state == "rejected") {
+      ONEWINDOW_TRY(notify(session, *application, "application.rejected", (*service)->name + "：申请未予受理",
+                           "原因：" + application->reason));
+    } else {
+      std::string body = "承诺办结日期：" + application->due_on;
+      if (!application->missing.empty()) body += "；容缺受理，请补交材料";
+      ONEWINDOW_TRY(notify(session, *application, "application.accepted", (*service)->name + "：申请已受理", body));
+    }
     return application;
   });
 }
@@ -772,6 +796,15 @@ Result<Application> Applications::decide(std::string_view id, const Decision& de
     if (!logged.ok()) return logged.take_error();
     ONEWINDOW_TRY(store(session, *application));
     ONEWINDOW_TRY(record_event(session, *application, official.account_id, official.department_key, "decide", details, *logged));
+    const std::string& name = (*service)->name;
+    if (application->state == "correction") {
+      ONEWINDOW_TRY(notify(session, *application, "application.correction", name + "：请补正材料", decision.reason));
+    } else if (application->state == "approved") {
+      ONEWINDOW_TRY(notify(session, *application, "application.approved", name + "：已办结", "各部门均已审批通过"));
+    } else if (application->state == "refused") {
+      ONEWINDOW_TRY(notify(session, *application, "application.refused", name + "：不予许可",
+                           "原因：" + decision.reason + "；依据：" + decision.legal_basis));
+    }
     return application;
   });
 }
@@ -810,6 +843,47 @@ Result<Application> Applications::supply_correction(std::string_view id, const A
     if (!logged.ok()) return logged.take_error();
     ONEWINDOW_TRY(store(session, *application));
     ONEWINDOW_TRY(record_event(session, *application, applicant.account_id, "", "correction_supplied", details, *logged));
+    return application;
+  });
+}
+
+Result<Application> Applications::rate(std::string_view id, const Applicant& applicant, int level, std::string_view comment) {
+  if (level < 1 || level > 5) return Error::invalid("services.bad_field", "level", "a rating is 1 (非常不满意) to 5 (非常满意)");
+  if (level <= 2 && comment.empty()) {
+    return Error::invalid("services.bad_field", "comment", "a bad rating says what went wrong, so that it can be fixed");
+  }
+  if (comment.size() > 2000) return Error::invalid("services.bad_field", "comment", "a comment is at most 2000 bytes");
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    if (application->state != "approved" && application->state != "refused" && application->state != "rejected") {
+      return wrong_state(*application, "finished");
+    }
+    if (application->rating != 0) {
+      return Error(ErrorKind::conflict, "services.already_rated", "application " + application->id + " is rated already",
+                   {{"field", "level"}});
+    }
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    application->rating = level;
+    application->rating_comment = std::string(comment);
+    application->updated_at = format_timestamp(clock_.now());
+    application->rated_at = application->updated_at;
+    nlohmann::json details = {{"level", level}};
+    if (level <= 2) {
+      workflow::StartRequest start;
+      start.process_id = "rating_follow_up";
+      start.business_key = "rating:" + application->id;
+      start.variables = {{"application", application->id}, {"department", (*service)->competent_department}, {"level", level}};
+      auto instance = engine_.start(session, start, {applicant.account_id, "", {}});
+      if (!instance.ok()) return instance.take_error();
+      application->follow_up_instance = instance->id;
+      details["follow_up"] = instance->id;
+    }
+    auto logged = log_act(session, *application, applicant.account_id, "services.rate", "", details);
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, applicant.account_id, "", "rate", details, *logged));
     return application;
   });
 }

@@ -38,7 +38,7 @@
 // services.unknown_service, services.application_not_found (not_found); services.form_invalid,
 // services.bad_field, services.material_missing, services.unknown_material (invalid_argument);
 // services.file_too_large (too_large); services.bad_file_type (unsupported);
-// services.wrong_state, services.intake_check_failed (conflict); services.not_your_task,
+// services.wrong_state, services.already_rated (conflict); services.not_your_task,
 // services.not_intake (permission_denied); and those of the exchange and the workflow.
 //
 // Thread safety: ServiceCatalog is immutable once loaded; Applications may be used from many
@@ -51,6 +51,7 @@
 #include "base/identifiers.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
+#include "notification/notification.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
@@ -195,6 +196,11 @@ struct Application {
   std::string finished_at;
   std::string created_at;
   std::string updated_at;
+  // The applicant's rating once it is finished (好差评): 1 to 5, 0 while unrated.
+  int rating = 0;
+  std::string rating_comment;
+  std::string rated_at;
+  std::string follow_up_instance;  // the rating_follow_up instance a bad rating started
   nlohmann::json to_json() const;
 };
 
@@ -222,6 +228,9 @@ class Applications {
   static std::vector<store::Migration> migrations();
 
   void add_intake_check(std::string name, IntakeCheck check);
+  // A channel the applicant is told through (accepted, rejected, correction needed, approved,
+  // refused), in the transaction of the change. Before other calls.
+  void add_channel(notification::Channel& channel) { channels_.push_back(&channel); }
 
   // A new draft for the applicant: every registry field read through the exchange (recorded),
   // the values given laid over it. With an idempotency key the same key gives the same
@@ -255,6 +264,10 @@ class Applications {
   Result<Application> decide(std::string_view id, const Decision& decision, const Official& official);
   // The applicant has supplied what a correction asked for: the instance resumes.
   Result<Application> supply_correction(std::string_view id, const Applicant& applicant);
+  // The applicant rates a finished application once (好差评, GB/T 39734): 5 非常满意 to 1 非常不满意,
+  // with a comment (required for 1 and 2). A bad rating (1 or 2) starts the process
+  // rating_follow_up for the service's competent department: a call back, then the fix.
+  Result<Application> rate(std::string_view id, const Applicant& applicant, int level, std::string_view comment);
 
   // The bytes of an uploaded material, for the applicant or an official who may see it.
   Result<std::string> material_content(std::string_view id, std::string_view material, const Applicant* applicant,
@@ -272,6 +285,8 @@ class Applications {
   Result<std::int64_t> log_act(store::Session& session, const Application& application, const std::string& actor,
                                const std::string& action, const std::string& basis, nlohmann::json details) const;
   Result<const ServiceItem*> service_of(const Application& application) const;
+  Status notify(store::Session& session, const Application& application, const std::string& kind,
+                const std::string& subject, const std::string& body) const;
   Status check_submission(const ServiceItem& service, const Application& application) const;
   Result<Application> submit_in(store::Session& session, Application application, const Applicant& applicant);
   // Runs `work` in a write transaction, again when the workflow step in it lost a race.
@@ -285,6 +300,7 @@ class Applications {
   const Clock& clock_;
   ApplicationOptions options_;
   std::vector<std::pair<std::string, IntakeCheck>> intake_checks_;
+  std::vector<notification::Channel*> channels_;
 };
 
 }  // namespace onewindow::services

@@ -231,6 +231,34 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   for (const auto& event : progress["history"]) actions.push_back(event["action"]);
   EXPECT_EQ(std::count(actions.begin(), actions.end(), "decide"), 5) << progress.dump();
   EXPECT_EQ(std::count(actions.begin(), actions.end(), "correction_supplied"), 1);
+
+  // The citizen was told at each turn.
+  nlohmann::json notices = body_of(http_request("GET", base_ + "/me/notifications", "", citizen_))["notifications"];
+  std::vector<std::string> kinds;
+  for (const auto& notice : notices) kinds.push_back(notice["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"application.approved", "application.correction", "application.accepted"}));
+  std::string notice_id = notices[0]["id"];
+  EXPECT_EQ(http_request("POST", base_ + "/me/notifications/" + notice_id + "/read", "", other_).status, 404)
+      << "another's notice";
+  ASSERT_EQ(http_request("POST", base_ + "/me/notifications/" + notice_id + "/read", "", citizen_).status, 200);
+  EXPECT_EQ(body_of(http_request("GET", base_ + "/me/notifications?unread=true", "", citizen_))["notifications"].size(), 2u);
+
+  // A bad rating opens a follow-up for health, the competent department: first a call back.
+  HttpResponse unexplained = http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":2})", citizen_);
+  EXPECT_EQ(unexplained.status, 400);
+  EXPECT_EQ(body_of(unexplained)["error"]["details"]["field"], "comment");
+  EXPECT_EQ(http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":6})", citizen_).status, 400);
+  HttpResponse rated = http_request("POST", base_ + "/applications/" + id + "/rating",
+                                    R"({"level":2,"comment":"窗口等候时间太长"})", citizen_);
+  ASSERT_EQ(rated.status, 200) << rated.body;
+  std::string follow_up = body_of(rated)["follow_up_instance"];
+  EXPECT_NE(follow_up, "");
+  nlohmann::json inbox = body_of(http_request("GET", base_ + "/workflow/tasks", "", officials_.at("health")));
+  bool call_back = false;
+  for (const auto& task : inbox["tasks"]) call_back |= task["instance_id"] == follow_up && task["node_id"] == "call_back";
+  EXPECT_TRUE(call_back) << inbox.dump();
+  EXPECT_EQ(http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":5})", citizen_).status, 409)
+      << "rated once";
 }
 
 TEST_F(ServicesRoutes, ARefusalByOneDepartmentEndsEnterpriseEstablishment) {
@@ -271,6 +299,9 @@ TEST_F(ServicesRoutes, ARefusalByOneDepartmentEndsEnterpriseEstablishment) {
   HttpResponse late = http_request("POST", base_ + "/applications/" + id + "/decision",
                                    nlohmann::json{{"task_id", "wft_nothing"}, {"outcome", "approve"}}.dump(), officials_.at("hrss"));
   EXPECT_EQ(late.status, 409) << late.body;
+  HttpResponse rated = http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":5})", citizen_);
+  ASSERT_EQ(rated.status, 200) << rated.body;
+  EXPECT_EQ(body_of(rated)["follow_up_instance"], "") << "a good rating needs no follow-up";
 }
 
 }  // namespace
