@@ -13,6 +13,7 @@
 #include "oidc/oidc.h"
 #include "pki/pki.h"
 #include "catalog/catalog.h"
+#include "license/license.h"
 #include "registry/registry.h"
 #include "workflow/workflow.h"
 #include "base/calendar.h"
@@ -107,6 +108,8 @@ struct Platform {
   std::unique_ptr<catalog::Exchange> exchange;
   std::unique_ptr<catalog::Subscriptions> subscriptions;  // its delivery threads stop before what they use goes
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
+  std::optional<license::LicenseConfiguration> license_configuration;
+  std::unique_ptr<license::Licenses> licenses;
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;
