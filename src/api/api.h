@@ -56,6 +56,9 @@ class Exchange;
 class Subscriptions;
 struct CatalogConfiguration;
 }
+namespace license {
+class Licenses;
+}
 namespace registry {
 class Registries;
 class Imports;
@@ -287,6 +290,11 @@ void add_services_routes(Router& router, services::Applications& applications, i
 void add_notification_routes(Router& router, notification::Inbox& inbox);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
 void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Directory& directory);
+// Electronic licenses: the public verify answer, the holder's licenses and their PDF (with a QR
+// code of <public_url>/api/v1/licenses/<identifier>/verify), revocation by the issuing
+// department, presentations to other departments.
+void add_license_routes(Router& router, license::Licenses& licenses, identity::Directory& directory,
+                        std::string public_url);
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);
 

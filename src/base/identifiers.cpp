@@ -486,6 +486,43 @@ Result<char> organization_code_check_character(std::string_view first_eight) {
   return compute_organization_code_check(first_eight);
 }
 
+// ---- ISO/IEC 7064 MOD 37,36 ----
+
+namespace {
+
+constexpr std::string_view mod37_36_alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+int mod37_36_value(char character) {
+  if (is_digit(character)) return character - '0';
+  if (character >= 'A' && character <= 'Z') return character - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<char> mod37_36_check_character(std::string_view text, std::string_view field) {
+  if (text.empty()) return invalid("identifiers.mod37_36_length", field, "must not be empty");
+  int product = 36;
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    int value = mod37_36_value(text[index]);
+    if (value < 0) {
+      return invalid("identifiers.mod37_36_characters", field,
+                     "may hold only digits and upper-case letters, not the character at position " +
+                         std::to_string(index + 1));
+    }
+    int sum = (product + value) % 36;
+    if (sum == 0) sum = 36;
+    product = (2 * sum) % 37;
+  }
+  return mod37_36_alphabet[static_cast<std::size_t>((37 - product) % 36)];
+}
+
+bool mod37_36_valid(std::string_view text_with_check) {
+  if (text_with_check.size() < 2) return false;
+  auto check = mod37_36_check_character(text_with_check.substr(0, text_with_check.size() - 1));
+  return check.ok() && *check == text_with_check.back();
+}
+
 // ---- Division codes ----
 
 Result<DivisionCodes> DivisionCodes::load(const std::filesystem::path& file) {

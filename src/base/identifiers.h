@@ -6,6 +6,8 @@
 //   (GB 11714-1997) embedded in it: validate_unified_social_credit_code().
 // - Division codes (行政区划代码, GB/T 2260): DivisionCodes, a table loaded from
 //   config/divisions.yaml.
+// - ISO/IEC 7064 MOD 37,36 check characters (electronic license identifiers, license/):
+//   mod37_36_check_character().
 // - Platform ids: new_id("app") gives "app_01jd3r7w4q..." ids that sort by creation.
 // - redact_identifiers(): masks citizen ID numbers in text bound for logs.
 //
@@ -109,6 +111,20 @@ Result<char> unified_social_credit_code_check_character(std::string_view first_s
 // given: weights 3 7 9 10 5 8 4 2, C9 = 11 - (S mod 11), 10 written X and 11 written 0.
 // Errors: identifiers.organization_code_length, identifiers.organization_code_characters.
 Result<char> organization_code_check_character(std::string_view first_eight);
+
+// ---- ISO/IEC 7064 MOD 37,36 ------------------------------------------------------------------
+
+// The hybrid system MOD 37,36 of ISO/IEC 7064 over the alphabet 0-9 A-Z (values 0 to 35): one
+// check character, itself from the same alphabet, that catches every single substitution and
+// all but a few (72 of 45,360) transpositions of neighbours. Starting from P = 36, each
+// character of value v gives S = (P + v) mod 36 (36 when that is 0) and then P = 2S mod 37; the
+// check character is the one of value (37 - P) mod 36. "A12425GABC1234002" gives 'M' (the
+// standard's example). Upper-case letters only: identifiers.mod37_36_characters naming `field`
+// for any other character, identifiers.mod37_36_length for empty text.
+Result<char> mod37_36_check_character(std::string_view text, std::string_view field = "text");
+
+// Whether the last character of `text` is the MOD 37,36 check character of the ones before it.
+bool mod37_36_valid(std::string_view text_with_check);
 
 // ---- Division codes (GB/T 2260) ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@
 #include "oidc/oidc.h"
 #include "pki/pki.h"
 #include "catalog/catalog.h"
+#include "license/license.h"
 #include "registry/registry.h"
 #include "services/services.h"
 #include "workflow/workflow.h"
@@ -108,6 +109,8 @@ struct Platform {
   std::unique_ptr<catalog::Exchange> exchange;
   std::unique_ptr<catalog::Subscriptions> subscriptions;  // its delivery threads stop before what they use goes
   std::unique_ptr<workflow::Engine> workflow;  // its timer thread stops before what it uses goes
+  std::optional<license::LicenseConfiguration> license_configuration;
+  std::unique_ptr<license::Licenses> licenses;
   std::optional<services::ServiceCatalog> service_catalog;
   std::unique_ptr<notification::Inbox> inbox;
   std::unique_ptr<services::Applications> applications;

@@ -152,6 +152,33 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     lines.push_back("  a parallel-approval case (" + started->id +
                     ") waits in approval.clerk's inbox: GET /api/v1/workflow/tasks");
   }
+  // Electronic licenses the demo citizen and enterprise hold, as their departments issued them.
+  if (platform.licenses) {
+    license::IssueRequest business{"business_license", "青岛莱西示范有限公司", *enterprise};
+    business.license_number = *enterprise;
+    business.jurisdiction = "370285";
+    business.data = {{"entity_type", "有限责任公司"},
+                     {"legal_representative", "李四"},
+                     {"registered_capital", "伍佰万元整"},
+                     {"establishment_date", "2020年5月1日"},
+                     {"business_term", "长期"},
+                     {"address", "山东省青岛市莱西市威海中路1号"},
+                     {"business_scope", "软件开发；信息技术咨询服务。"}};
+    business.basis = "演示数据 demo data";
+    auto licensed = platform.licenses->issue(business, {"demo", "market"});
+    if (!licensed.ok()) return licensed.take_error();
+    license::IssueRequest household{"household_registration", "张三", *citizen_id};
+    household.jurisdiction = "370285";
+    household.data = {{"household_type", "家庭户"},
+                      {"householder", "张三"},
+                      {"relationship", "户主"},
+                      {"address", "山东省青岛市莱西市烟台路8号"}};
+    household.basis = "演示数据 demo data";
+    auto registered = platform.licenses->issue(household, {"demo", "police"});
+    if (!registered.ok()) return registered.take_error();
+    lines.push_back("Licenses: a 营业执照 for enterprise and a 户口登记 for citizen (GET /api/v1/me/licenses); anyone "
+                    "verifies GET /api/v1/licenses/" + licensed->identifier + "/verify");
+  }
   {
     std::ofstream out(file);
     for (const std::string& line : lines) out << line << "\n";

@@ -114,8 +114,8 @@ std::vector<store::Migration> all_migrations() {
                         identity::Directory::migrations(), oidc::Provider::migrations(),
                         registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
                         catalog::Subscriptions::migrations(), notification::Inbox::migrations(),
-                        services::Applications::migrations(),
-                        workflow::Engine::migrations()}) {
+                        services::Applications::migrations(), workflow::Engine::migrations(),
+                        license::Licenses::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -170,6 +170,14 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   auto catalog = registry::RegistryCatalog::load(config_dir / "registries", department_keys);
   if (!catalog.ok()) return catalog.take_error();
   platform->registry_catalog.emplace(std::move(catalog).value());
+  std::vector<license::Department> issuers;
+  for (const auto& department : platform->directory_configuration->departments) {
+    issuers.push_back({department.key, department.name, department.english_name, department.unified_social_credit_code,
+                       department.division});
+  }
+  auto license_types = license::LicenseConfiguration::load(config_dir / "licenses" / "types.yaml", std::move(issuers));
+  if (!license_types.ok()) return license_types.take_error();
+  platform->license_configuration.emplace(std::move(license_types).value());
 
   auto key = key_encryption_key(configured);
   if (!key.ok()) return key.take_error();
@@ -197,9 +205,11 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                                                               platform->clock);
   ONEWINDOW_TRY(platform->directory->synchronise_departments(*platform->directory_configuration));
 
+  // Where people reach this server: the OpenID Connect issuer, and the verify URL of licenses.
+  std::string public_url = configured.public_url.empty() ? "http://" + configured.listen : configured.public_url;
+  while (public_url.ends_with('/')) public_url.pop_back();
   oidc::Options single_sign_on;
-  single_sign_on.issuer = configured.public_url.empty() ? "http://" + configured.listen : configured.public_url;
-  while (single_sign_on.issuer.ends_with('/')) single_sign_on.issuer.pop_back();
+  single_sign_on.issuer = public_url;
   if (Status valid = oidc::validate_options(single_sign_on); !valid.ok()) {
     Error error = valid.take_error();
     error.message = "public_url: " + error.message;
@@ -258,7 +268,14 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   // Timers that fell due while the server was down fire at once.
   if (background_work) platform->workflow->start_timers();
 
-  auto service_catalog = services::ServiceCatalog::load(config_dir / "services", department_keys, *platform->registry_catalog);
+  // Electronic licenses, signed by the issuing departments: each gets a certificate when it has none.
+  platform->licenses = std::make_unique<license::Licenses>(*platform->database, *platform->transparency_log,
+                                                          *platform->certificate_authority,
+                                                          *platform->license_configuration, platform->clock);
+  ONEWINDOW_TRY(platform->licenses->ensure_certificates());
+
+  auto service_catalog = services::ServiceCatalog::load(config_dir / "services", department_keys, *platform->registry_catalog,
+                                                       &*platform->license_configuration);
   if (!service_catalog.ok()) return service_catalog.take_error();
   platform->service_catalog.emplace(std::move(service_catalog).value());
   for (const auto& service : platform->service_catalog->all()) {
@@ -274,7 +291,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   }
   platform->applications = std::make_unique<services::Applications>(
       *platform->database, *platform->transparency_log, *platform->service_catalog, *platform->exchange,
-      *platform->workflow, platform->clock, services::ApplicationOptions{std::filesystem::path(settings.data_dir) / "materials"});
+      *platform->workflow, platform->clock,
+      services::ApplicationOptions{std::filesystem::path(settings.data_dir) / "materials", platform->licenses.get()});
   platform->inbox = std::make_unique<notification::Inbox>(*platform->database, platform->clock);
   platform->applications->add_channel(*platform->inbox);
 
@@ -298,6 +316,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   api::add_services_routes(router, *platform->applications, *platform->directory);
   api::add_notification_routes(router, *platform->inbox);
+  api::add_license_routes(router, *platform->licenses, *platform->directory, public_url);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

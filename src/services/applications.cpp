@@ -84,6 +84,7 @@ Application application_from(const nlohmann::json& json) {
   application.rating_comment = json.value("rating_comment", "");
   application.rated_at = json.value("rated_at", "");
   application.follow_up_instance = json.value("follow_up_instance", "");
+  application.licenses = json.value("licenses", nlohmann::json::array());
   return application;
 }
 
@@ -139,7 +140,8 @@ nlohmann::json Application::to_json() const {
           {"rating", rating},
           {"rating_comment", rating_comment},
           {"rated_at", rated_at},
-          {"follow_up_instance", follow_up_instance}};
+          {"follow_up_instance", follow_up_instance},
+          {"licenses", licenses}};
 }
 
 Applications::Applications(store::Database& database, audit::TransparencyLog& log, const ServiceCatalog& services,
@@ -216,6 +218,83 @@ Status Applications::notify(store::Session& session, const Application& applicat
                             const std::string& subject, const std::string& body) const {
   for (notification::Channel* channel : channels_) {
     ONEWINDOW_TRY(channel->deliver(session, {application.applicant, kind, subject, body, "/api/v1/applications/" + application.id}));
+  }
+  return ok_status();
+}
+
+namespace {
+
+// Characters of an organization code's body (GB 11714): digits and capitals but I, O, S, V, Z.
+constexpr std::string_view organization_characters = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+std::string random_characters(std::string_view alphabet, std::size_t count) {
+  auto bytes = crypto::random_bytes(count);
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) out += alphabet[(bytes.ok() ? (*bytes)[i] : i) % alphabet.size()];
+  return out;
+}
+
+std::string text_of(const nlohmann::json& value) {
+  if (value.is_null()) return "";
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+}  // namespace
+
+Status Applications::issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const {
+  if (!options_.licenses || service.licenses.empty()) return ok_status();
+  const license::LicenseConfiguration& configuration = options_.licenses->configuration();
+  // The holders the application makes, once each: the same new enterprise or person on every license.
+  std::string new_enterprise;
+  std::string new_person;
+  for (const LicenseIssue& issue : service.licenses) {
+    const license::LicenseType* type = configuration.type(issue.type);
+    if (!type) return Error(ErrorKind::internal, "services.unknown_license_type", "no license type " + issue.type);
+    const license::Department* issuer = configuration.department(type->department);
+    std::string division = issue.division.empty() ? (issuer ? issuer->division : "370200")
+                                                  : text_of(application.form.value(issue.division, nlohmann::json()));
+    license::IssueRequest request;
+    request.type = issue.type;
+    request.basis = service.name + " " + application.id;
+    if (issue.holder == "applicant") {
+      request.holder_id = application.holder_id;
+      request.holder_name = text_of(application.form.value("applicant_name", nlohmann::json(application.applicant)));
+    } else if (issue.holder == "new_enterprise") {
+      if (new_enterprise.empty()) {
+        std::string body = random_characters(organization_characters, 8);
+        auto organization = organization_code_check_character(body);
+        if (!organization.ok()) return organization.take_error();
+        std::string first = "91" + division + body + *organization;
+        auto check = unified_social_credit_code_check_character(first);
+        if (!check.ok()) return check.take_error();
+        new_enterprise = first + *check;
+      }
+      request.holder_id = new_enterprise;
+      request.holder_name = text_of(application.form.value(issue.holder_name, nlohmann::json()));
+    } else {
+      if (new_person.empty()) {
+        std::string birth = text_of(application.form.value(issue.birth_date, nlohmann::json()));
+        birth.erase(std::remove(birth.begin(), birth.end(), '-'), birth.end());
+        // The sequence's last digit is odd for a man and even for a woman (GB 11643).
+        std::string sequence = random_characters("0123456789", 2);
+        int last = (random_characters("01234", 1)[0] - '0') * 2 + (text_of(application.form.value(issue.sex, nlohmann::json())) == "1" ? 1 : 0);
+        std::string first = division + birth + sequence + std::to_string(last);
+        auto check = citizen_id_check_character(first);
+        if (!check.ok()) return check.take_error();
+        new_person = first + *check;
+      }
+      request.holder_id = new_person;
+      request.holder_name = text_of(application.form.value(issue.holder_name, nlohmann::json()));
+    }
+    request.jurisdiction = division;
+    for (const auto& [item, field] : issue.data) {
+      if (application.form.contains(field)) request.data[item] = text_of(application.form[field]);
+    }
+    auto issued = options_.licenses->issue(session, request, {"system", type->department});
+    if (!issued.ok()) return issued.take_error();
+    application.licenses.push_back(
+        {{"type", issue.type}, {"name", type->name}, {"identifier", issued->identifier}, {"department", type->department},
+         {"holder_id", request.holder_id}});
   }
   return ok_status();
 }
@@ -786,6 +865,8 @@ Result<Application> Applications::decide(std::string_view id, const Decision& de
       if (instance->status == "completed") {
         application->state = "approved";
         application->finished_at = application->updated_at;
+        ONEWINDOW_TRY(issue_licenses(session, **service, *application));
+        if (!application->licenses.empty()) details["licenses"] = application->licenses;
       } else if (instance->status == "terminated") {
         application->state = "refused";
         application->finished_at = application->updated_at;
@@ -801,6 +882,10 @@ Result<Application> Applications::decide(std::string_view id, const Decision& de
       ONEWINDOW_TRY(notify(session, *application, "application.correction", name + "：请补正材料", decision.reason));
     } else if (application->state == "approved") {
       ONEWINDOW_TRY(notify(session, *application, "application.approved", name + "：已办结", "各部门均已审批通过"));
+      for (const auto& issued : application->licenses) {
+        ONEWINDOW_TRY(notify(session, *application, "license.issued", "电子证照已签发：" + issued.value("name", ""),
+                             "证照标识：" + issued.value("identifier", "")));
+      }
     } else if (application->state == "refused") {
       ONEWINDOW_TRY(notify(session, *application, "application.refused", name + "：不予许可",
                            "原因：" + decision.reason + "；依据：" + decision.legal_basis));

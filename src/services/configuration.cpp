@@ -26,8 +26,9 @@ bool is_name(const std::string& text) {
 // Reads one service file; `file` names it in errors.
 class Reader {
  public:
-  Reader(std::string file, const std::set<std::string>& departments, const registry::RegistryCatalog& registries)
-      : file_(std::move(file)), departments_(departments), registries_(registries) {}
+  Reader(std::string file, const std::set<std::string>& departments, const registry::RegistryCatalog& registries,
+         const license::LicenseConfiguration* licenses)
+      : file_(std::move(file)), departments_(departments), registries_(registries), licenses_(licenses) {}
 
   Error error(const YAML::Node& node, std::string_view field, const std::string& code, const std::string& message) const {
     return config_error(code, file_, config_line(node), field, message);
@@ -64,7 +65,7 @@ class Reader {
     ONEWINDOW_TRY(check_known_keys(root, file_, "",
                                    {"code", "name", "name_en", "type", "competent_department", "implementing_departments",
                                     "intake_department", "applicant_kinds", "legal_basis", "conditions", "materials",
-                                    "statutory_limit", "promised_limit", "fees", "process", "form"}));
+                                    "statutory_limit", "promised_limit", "fees", "process", "form", "licenses"}));
     ServiceItem service;
     service.file = file_;
     for (auto [key, target] : {std::pair{"code", &service.code}, std::pair{"name", &service.name},
@@ -123,6 +124,7 @@ class Reader {
     ONEWINDOW_TRY(read_fees(root["fees"], service));
     ONEWINDOW_TRY(read_materials(root["materials"], service));
     ONEWINDOW_TRY(read_form(root["form"], directory, service));
+    ONEWINDOW_TRY(read_licenses(root["licenses"], service));
     return service;
   }
 
@@ -297,9 +299,72 @@ class Reader {
     return ok_status();
   }
 
+  Status read_licenses(const YAML::Node& node, ServiceItem& service) const {
+    if (!node || node.IsNull()) return ok_status();
+    if (!node.IsSequence()) return error(node, "licenses", "config.bad_value", "licenses is a list");
+    auto form_field = [&](const YAML::Node& at, const std::string& path, const std::string& name) -> Status {
+      if (!service.field(name)) return error(at, path, "services.unknown_form_field", "the form has no field " + name);
+      return ok_status();
+    };
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node& entry = node[i];
+      std::string path = "licenses[" + std::to_string(i) + "]";
+      ONEWINDOW_TRY(check_known_keys(entry, file_, path + ".",
+                                     {"type", "holder", "holder_name", "birth_date", "sex", "division", "data"}));
+      LicenseIssue issue;
+      for (auto [key, target, required] :
+           {std::tuple{"type", &issue.type, true}, std::tuple{"holder", &issue.holder, false},
+            std::tuple{"holder_name", &issue.holder_name, false}, std::tuple{"birth_date", &issue.birth_date, false},
+            std::tuple{"sex", &issue.sex, false}, std::tuple{"division", &issue.division, false}}) {
+        auto value = text(entry, path, key, required);
+        if (!value.ok()) return value.take_error();
+        *target = *value;
+      }
+      if (issue.holder.empty()) issue.holder = "applicant";
+      if (issue.holder != "applicant" && issue.holder != "new_enterprise" && issue.holder != "new_person") {
+        return error(entry["holder"], path + ".holder", "config.bad_value", "holder is applicant, new_enterprise or new_person");
+      }
+      if (issue.holder != "applicant" && issue.holder_name.empty()) {
+        return error(entry, path + ".holder_name", "config.missing_field", "a new holder is named by a form field");
+      }
+      if (issue.holder == "new_person" && (issue.birth_date.empty() || issue.sex.empty())) {
+        return error(entry, path + ".birth_date", "config.missing_field", "a new person's birth date and sex come from form fields");
+      }
+      for (auto [key, name] : {std::pair{"holder_name", &issue.holder_name}, std::pair{"birth_date", &issue.birth_date},
+                               std::pair{"sex", &issue.sex}, std::pair{"division", &issue.division}}) {
+        if (!name->empty()) ONEWINDOW_TRY(form_field(entry[key], path + "." + key, *name));
+      }
+      const license::LicenseType* type = licenses_ ? licenses_->type(issue.type) : nullptr;
+      if (licenses_ && !type) {
+        return error(entry["type"], path + ".type", "services.unknown_license_type", "no license type " + issue.type);
+      }
+      if (type && !service.implemented_by(type->department)) {
+        return error(entry["type"], path + ".type", "services.unknown_department",
+                     "license " + issue.type + " is issued by " + type->department + ", which does not implement the service");
+      }
+      const YAML::Node& data = entry["data"];
+      if (data && !data.IsMap()) return error(data, path + ".data", "config.bad_value", "data maps license items to form fields");
+      if (data) {
+        for (const auto& item : data) {
+          std::string name = item.first.as<std::string>();
+          std::string item_path = path + ".data." + name;
+          if (type && !type->item(name)) {
+            return error(item.first, item_path, "services.unknown_item", "license " + issue.type + " has no item " + name);
+          }
+          std::string field = item.second.IsScalar() ? item.second.as<std::string>() : "";
+          ONEWINDOW_TRY(form_field(item.second, item_path, field));
+          issue.data[name] = field;
+        }
+      }
+      service.licenses.push_back(std::move(issue));
+    }
+    return ok_status();
+  }
+
   std::string file_;
   const std::set<std::string>& departments_;
   const registry::RegistryCatalog& registries_;
+  const license::LicenseConfiguration* licenses_;
 };
 
 }  // namespace
@@ -347,6 +412,8 @@ nlohmann::json ServiceItem::guide() const {
   }
   nlohmann::json fee_list = nlohmann::json::array();
   for (const auto& fee : fees) fee_list.push_back({{"name", fee.name}, {"amount", fee.amount}});
+  nlohmann::json license_list = nlohmann::json::array();
+  for (const auto& issue : licenses) license_list.push_back({{"type", issue.type}, {"holder", issue.holder}});
   nlohmann::json field_list = nlohmann::json::array();
   for (const auto& field : fields) {
     nlohmann::json entry = {{"name", field.name}, {"source", field.registry.empty() ? "applicant" : "registry"}};
@@ -371,13 +438,15 @@ nlohmann::json ServiceItem::guide() const {
           {"statutory_limit", statutory_limit},
           {"promised_limit", promised_limit},
           {"fees", fee_list},
+          {"licenses", license_list},
           {"form", {{"schema", form_schema}, {"fields", field_list}}}};
 }
 
 Status ServiceItem::validate_form(const nlohmann::json& values) const { return check_against(*compiled_schema, values); }
 
 Result<ServiceCatalog> ServiceCatalog::load(const std::filesystem::path& directory, const std::set<std::string>& department_keys,
-                                            const registry::RegistryCatalog& registries) {
+                                            const registry::RegistryCatalog& registries,
+                                            const license::LicenseConfiguration* licenses) {
   std::error_code failure;
   if (!std::filesystem::is_directory(directory, failure)) {
     return config_error("config.missing_file", directory.string(), 0, "", "no directory of service items");
@@ -391,7 +460,7 @@ Result<ServiceCatalog> ServiceCatalog::load(const std::filesystem::path& directo
   for (const auto& file : files) {
     auto root = load_yaml_file(file);
     if (!root.ok()) return root.take_error();
-    Reader reader(file.string(), department_keys, registries);
+    Reader reader(file.string(), department_keys, registries, licenses);
     auto service = reader.read(*root, directory);
     if (!service.ok()) return service.take_error();
     if (catalog.find(service->code)) {

@@ -26,6 +26,9 @@
 //   legal basis; or ask for correction (补正), naming what is missing, which suspends the instance
 //   (its clock stops) until the applicant supplies it. When the instance completes the
 //   application is approved; a refusal ends it (the process's terminate end).
+// - When the last department approves, each license of the service (licenses in its file) is
+//   issued by its department in the same transaction (license::Licenses::issue), signed with that
+//   department's key, and the applicant is told.
 // - Every change of an application is one transaction with its transparency-log entry
 //   (services.*) and, where the workflow moves, the workflow's step.
 // - Who sees what: the applicant sees the whole application and its progress (which department
@@ -51,6 +54,7 @@
 #include "base/identifiers.h"
 #include "base/result.h"
 #include "catalog/catalog.h"
+#include "license/license.h"
 #include "notification/notification.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -101,6 +105,21 @@ struct Fee {
   std::string amount;  // yuan, as written ("0", "50.00")
 };
 
+// A license an implementing department issues when the application is approved.
+struct LicenseIssue {
+  std::string type;  // the license type's key (config/licenses/types.yaml)
+  // Who holds it: "applicant" (the applicant, themselves or their enterprise), "new_enterprise"
+  // (the enterprise the application establishes: a unified social credit code is made for it at
+  // approval, the same for every license of the application), "new_person" (the person the
+  // application registers, a newborn: a citizen ID number is made from the birth date and sex).
+  std::string holder = "applicant";
+  std::string holder_name;  // the form field naming the holder (new_enterprise, new_person)
+  std::string birth_date;   // new_person: the form fields of the birth date and the sex (1, 2)
+  std::string sex;
+  std::string division;     // the form field of the GB/T 2260 division; the issuer's when empty
+  std::map<std::string, std::string> data;  // license item -> form field
+};
+
 struct FormSchema;  // the compiled JSON Schema (valijson), internal
 
 struct ServiceItem {
@@ -121,6 +140,7 @@ struct ServiceItem {
   std::string process;  // the BPMN process id (config/processes)
   nlohmann::json form_schema;
   std::vector<FieldSource> fields;  // in the schema's property order
+  std::vector<LicenseIssue> licenses;
   std::string file;
   std::shared_ptr<const FormSchema> compiled_schema;
 
@@ -137,8 +157,11 @@ class ServiceCatalog {
  public:
   // Every *.yaml of `directory` (the schema files beside them), checked against the node's
   // departments and the registries' items.
+  // `licenses`, when given, checks each license a service issues: its type exists, its issuer
+  // implements the service, its items are the type's.
   static Result<ServiceCatalog> load(const std::filesystem::path& directory, const std::set<std::string>& department_keys,
-                                     const registry::RegistryCatalog& registries);
+                                     const registry::RegistryCatalog& registries,
+                                     const license::LicenseConfiguration* licenses = nullptr);
 
   const ServiceItem* find(std::string_view code) const;
   const std::vector<ServiceItem>& all() const { return services_; }
@@ -201,6 +224,8 @@ struct Application {
   std::string rating_comment;
   std::string rated_at;
   std::string follow_up_instance;  // the rating_follow_up instance a bad rating started
+  // The licenses issued at approval: {"type", "identifier", "department"}.
+  nlohmann::json licenses = nlohmann::json::array();
   nlohmann::json to_json() const;
 };
 
@@ -218,6 +243,7 @@ using IntakeCheck = std::function<Status(const ServiceItem& service, const Appli
 
 struct ApplicationOptions {
   std::filesystem::path material_directory;  // where uploaded files are kept (made if missing)
+  license::Licenses* licenses = nullptr;      // issues the services' licenses at approval; none: no licenses
 };
 
 class Applications {
@@ -285,6 +311,8 @@ class Applications {
   Result<std::int64_t> log_act(store::Session& session, const Application& application, const std::string& actor,
                                const std::string& action, const std::string& basis, nlohmann::json details) const;
   Result<const ServiceItem*> service_of(const Application& application) const;
+  // Issues every license of the service in the approval's transaction.
+  Status issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const;
   Status notify(store::Session& session, const Application& application, const std::string& kind,
                 const std::string& subject, const std::string& body) const;
   Status check_submission(const ServiceItem& service, const Application& application) const;

@@ -291,6 +291,62 @@ TEST(UnifiedSocialCreditCodeTest, NormaliseUpperCases) {
                   .ok());
 }
 
+// ---- ISO/IEC 7064 MOD 37,36 ----
+
+// Worked by hand, P starting at 36:
+//   "9":  S = (36 + 9) mod 36 = 9,  P = 18 mod 37 = 18;  check value (37 - 18) mod 36 = 19: 'J'.
+//   "1M": S = (36 + 1) mod 36 = 1,  P = 2;
+//         M is 22: S = (2 + 22) mod 36 = 24, P = 48 mod 37 = 11;  check (37 - 11) mod 36 = 26: 'Q'.
+//   "Z":  Z is 35: S = (36 + 35) mod 36 = 35, P = 70 mod 37 = 33; check (37 - 33) mod 36 = 4: '4'.
+//   "0":  S = (36 + 0) mod 36 = 0, taken as 36; P = 72 mod 37 = 35; check (37 - 35) = 2: '2'.
+TEST(Mod37_36Test, HandComputedVectors) {
+  EXPECT_EQ(*mod37_36_check_character("9"), 'J');
+  EXPECT_EQ(*mod37_36_check_character("1M"), 'Q');
+  EXPECT_EQ(*mod37_36_check_character("Z"), '4');
+  EXPECT_EQ(*mod37_36_check_character("0"), '2');
+  EXPECT_TRUE(mod37_36_valid("9J"));
+  EXPECT_TRUE(mod37_36_valid("1MQ"));
+  EXPECT_FALSE(mod37_36_valid("1MR"));
+}
+
+TEST(Mod37_36Test, TheStandardsExample) {
+  EXPECT_EQ(*mod37_36_check_character("A12425GABC1234002"), 'M');
+  EXPECT_TRUE(mod37_36_valid("A12425GABC1234002M"));
+}
+
+// A license identifier's checked part: type code (defining agency and sequence), issuer, serial,
+// version. Every change of one character changes the check character, and so (for this text)
+// does every swap of two different neighbours.
+TEST(Mod37_36Test, CatchesEverySubstitutionAndTheseTranspositions) {
+  const std::string text = "11370200MB0000035Y00111370200MB0000035Y2026K7Q2M9X4P1B8001";
+  const char check = *mod37_36_check_character(text);
+  const std::string alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    for (char replacement : alphabet) {
+      if (replacement == text[index]) continue;
+      std::string changed = text;
+      changed[index] = replacement;
+      EXPECT_NE(*mod37_36_check_character(changed), check) << changed;
+    }
+    if (index + 1 < text.size() && text[index] != text[index + 1]) {
+      std::string swapped = text;
+      std::swap(swapped[index], swapped[index + 1]);
+      EXPECT_NE(*mod37_36_check_character(swapped), check) << swapped;
+    }
+  }
+}
+
+TEST(Mod37_36Test, RefusesOtherCharactersNamingTheField) {
+  auto lower = mod37_36_check_character("abc", "identifier");
+  ASSERT_FALSE(lower.ok());
+  EXPECT_EQ(lower.error().code, "identifiers.mod37_36_characters");
+  EXPECT_EQ(lower.error().details["field"], "identifier");
+  EXPECT_EQ(mod37_36_check_character("12.3").error().code, "identifiers.mod37_36_characters");
+  EXPECT_EQ(mod37_36_check_character("").error().code, "identifiers.mod37_36_length");
+  EXPECT_FALSE(mod37_36_valid("J"));
+  EXPECT_FALSE(mod37_36_valid("9j"));
+}
+
 // ---- Division codes ----
 
 class DivisionCodesTest : public ::testing::Test {

@@ -7,7 +7,11 @@
 // refused by tax with reasons and the legal basis, which ends the others' tasks.
 #include "served_platform.h"
 
+#include "crypto/crypto.h"
+
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace onewindow::cli {
 namespace {
@@ -89,6 +93,35 @@ class ServicesRoutes : public ::testing::Test {
     return http_request("POST", base_ + "/applications/" + id + "/decision", decision.dump(), officials_.at(department));
   }
 
+  // Verifies a license as anyone could, offline: the public verify answer's document, signature
+  // and certificate chain, checked by the openssl command line.
+  void verify_offline(const std::string& identifier) {
+    HttpResponse verified = http_request("GET", base_ + "/licenses/" + identifier + "/verify");
+    ASSERT_EQ(verified.status, 200) << verified.body;
+    nlohmann::json answer = body_of(verified);
+    EXPECT_EQ(answer["status"], "valid") << verified.body;
+    std::filesystem::path folder = files_.path() / identifier;
+    std::filesystem::create_directories(folder);
+    onewindow::testing::write_file(folder / "license.json", answer["document_canonical"].get<std::string>());
+    auto signature = crypto::from_hex(answer["signature_hex"].get<std::string>());
+    ASSERT_TRUE(signature.ok());
+    onewindow::testing::write_file(folder / "license.sig", std::string(signature->begin(), signature->end()));
+    ASSERT_EQ(answer["certificate_chain_pem"].size(), 2u);
+    onewindow::testing::write_file(folder / "department.pem", answer["certificate_chain_pem"][0].get<std::string>());
+    onewindow::testing::write_file(folder / "root.pem", answer["certificate_chain_pem"][1].get<std::string>());
+    auto run = [&](const std::string& command) {
+      return onewindow::testing::run_command("cd '" + folder.string() + "' && " + command);
+    };
+    ASSERT_EQ(run("openssl x509 -in department.pem -pubkey -noout > department.pub").exit_code, 0);
+    auto signature_checked = run(
+        "openssl pkeyutl -verify -pubin -inkey department.pub -sigfile license.sig -rawin -digest sm3 -in license.json "
+        "-pkeyopt distid:1234567812345678");
+    EXPECT_EQ(signature_checked.exit_code, 0) << identifier << ": " << signature_checked.output;
+    auto chain = run("openssl verify -CAfile root.pem department.pem");
+    EXPECT_EQ(chain.exit_code, 0) << identifier << ": " << chain.output;
+  }
+
+  onewindow::testing::TemporaryDirectory files_;
   ServedPlatform served_;
   std::string base_;
   std::map<std::string, std::map<std::string, std::string>> officials_;
@@ -226,6 +259,20 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   nlohmann::json done = body_of(http_request("GET", base_ + "/applications/" + id, "", citizen_));
   EXPECT_EQ(done["state"], "approved") << done.dump();
   EXPECT_NE(done["finished_at"], "");
+
+  // Four licenses, one per department, each for the newborn, signed by its department.
+  ASSERT_EQ(done["licenses"].size(), 4u) << done.dump();
+  std::set<std::string> issuers;
+  std::set<std::string> holders;
+  for (const auto& issued : done["licenses"]) {
+    issuers.insert(issued["department"].get<std::string>());
+    holders.insert(issued["holder_id"].get<std::string>());
+    verify_offline(issued["identifier"]);
+  }
+  EXPECT_EQ(issuers, (std::set<std::string>{"health", "police", "medins", "hrss"}));
+  ASSERT_EQ(holders.size(), 1u) << "one newborn on all four";
+  EXPECT_TRUE(validate_citizen_id(*holders.begin(), Date(2026, 12, 31)).ok()) << "a valid citizen ID number was made";
+  EXPECT_EQ(holders.begin()->substr(6, 8), "20261128") << "from the birth date";
   progress = body_of(http_request("GET", base_ + "/applications/" + id + "/progress", "", citizen_));
   std::vector<std::string> actions;
   for (const auto& event : progress["history"]) actions.push_back(event["action"]);
@@ -236,12 +283,13 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   nlohmann::json notices = body_of(http_request("GET", base_ + "/me/notifications", "", citizen_))["notifications"];
   std::vector<std::string> kinds;
   for (const auto& notice : notices) kinds.push_back(notice["kind"]);
-  EXPECT_EQ(kinds, (std::vector<std::string>{"application.approved", "application.correction", "application.accepted"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"license.issued", "license.issued", "license.issued", "license.issued",
+                                             "application.approved", "application.correction", "application.accepted"}));
   std::string notice_id = notices[0]["id"];
   EXPECT_EQ(http_request("POST", base_ + "/me/notifications/" + notice_id + "/read", "", other_).status, 404)
       << "another's notice";
   ASSERT_EQ(http_request("POST", base_ + "/me/notifications/" + notice_id + "/read", "", citizen_).status, 200);
-  EXPECT_EQ(body_of(http_request("GET", base_ + "/me/notifications?unread=true", "", citizen_))["notifications"].size(), 2u);
+  EXPECT_EQ(body_of(http_request("GET", base_ + "/me/notifications?unread=true", "", citizen_))["notifications"].size(), 6u);
 
   // A bad rating opens a follow-up for health, the competent department: first a call back.
   HttpResponse unexplained = http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":2})", citizen_);
@@ -259,6 +307,50 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   EXPECT_TRUE(call_back) << inbox.dump();
   EXPECT_EQ(http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":5})", citizen_).status, 409)
       << "rated once";
+}
+
+TEST_F(ServicesRoutes, AnEnterpriseIsEstablishedWithFourSignedLicensesInParallel) {
+  nlohmann::json form = {{"company_name", "青岛示范科技有限公司"}, {"entity_type", "limited_liability_company"},
+                         {"registered_capital", 100}, {"business_scope", "软件开发"},
+                         {"address", "山东省青岛市莱西市烟台路2号"}, {"division", "370285"}, {"employees", 5},
+                         {"seal_count", 2}};
+  auto headers = citizen_;
+  headers["Idempotency-Key"] = "establish-1";
+  HttpResponse made = http_request("POST", base_ + "/services/QD-QYKB-001/applications", nlohmann::json{{"form", form}}.dump(),
+                                   headers);
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string id = body_of(made)["id"];
+  EXPECT_EQ(body_of(made)["form"]["representative_name"], "张三") << "prefilled through market's grant";
+  ASSERT_EQ(upload(id, "articles", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(upload(id, "premises", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_).status, 200);
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/intake", R"({"decision":"accept"})", officials_.at("approval"))
+                .status,
+            200);
+  // Public security asks for the seal specimen first.
+  ASSERT_EQ(decide(id, "police", {{"outcome", "correction"}, {"reason", "请上传印章印模"}, {"missing", {"seal_specimen"}}}).status,
+            200);
+  ASSERT_EQ(upload(id, "seal_specimen", "image/png", png).status, 200);
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/correction-supplied", "", citizen_).status, 200);
+  for (const std::string department : {"tax", "market", "hrss", "police"}) {
+    HttpResponse approved = decide(id, department, {{"outcome", "approve"}});
+    ASSERT_EQ(approved.status, 200) << department << ": " << approved.body;
+  }
+  nlohmann::json done = body_of(http_request("GET", base_ + "/applications/" + id, "", citizen_));
+  ASSERT_EQ(done["state"], "approved") << done.dump();
+  ASSERT_EQ(done["licenses"].size(), 4u) << done.dump();
+  std::set<std::string> holders;
+  for (const auto& issued : done["licenses"]) {
+    holders.insert(issued["holder_id"].get<std::string>());
+    verify_offline(issued["identifier"]);
+  }
+  ASSERT_EQ(holders.size(), 1u) << "one enterprise, one unified social credit code";
+  EXPECT_TRUE(validate_unified_social_credit_code(*holders.begin()).ok()) << *holders.begin();
+  EXPECT_EQ(holders.begin()->substr(2, 6), "370285") << "registered where the form says";
+  HttpResponse rated = http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":5,"comment":"三天办好"})",
+                                    citizen_);
+  ASSERT_EQ(rated.status, 200) << rated.body;
+  EXPECT_EQ(body_of(rated)["rating"], 5);
 }
 
 TEST_F(ServicesRoutes, ARefusalByOneDepartmentEndsEnterpriseEstablishment) {
