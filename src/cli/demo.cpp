@@ -7,6 +7,7 @@
 #include "synthetic/synthetic.h"
 
 #include <fstream>
+#include <map>
 #include <sys/stat.h>
 
 namespace onewindow::cli {
@@ -81,6 +82,145 @@ Result<std::string> seed_registries(Platform& platform, const std::string& citiz
          "/api/v1/registries/person/records?field=name&prefix=王 as police.clerk";
 }
 
+// The demo's applications, one in every state of an application's life, some accepted days ago
+// (by an engine on a clock set back) so that they are near or past their deadline.
+Result<std::vector<std::string>> seed_applications(Platform& platform, const services::Applicant& citizen,
+                                                   const std::map<std::string, std::string>& officials) {
+  // Health and market read the citizen's registry items for the forms, through grants.
+  auto resource = platform.catalog->registry_resource("person");
+  if (!resource.ok()) return resource.take_error();
+  for (auto [department, items] : {std::pair{"health", std::vector<std::string>{"name", "phone", "household_address"}},
+                                   std::pair{"market", std::vector<std::string>{"name", "phone"}}}) {
+    auto requested = platform.catalog->request_grant(
+        {resource->id, items, "一件事一次办：表单预填 prefill", "《优化营商环境条例》第三十七条", "2030-12-31"},
+        {officials.at(department), department, ""});
+    if (!requested.ok()) return requested.take_error();
+    auto decided = platform.catalog->decide(requested->id, true, "", {officials.at("police"), "police", ""});
+    if (!decided.ok()) return decided.take_error();
+  }
+  auto official = [&](const std::string& department) {
+    return services::Official{officials.at(department), department, {"official"}};
+  };
+  const std::string pdf = "%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(32, '\0');
+  auto newborn = [&](services::Applications& applications, const std::string& child) -> Result<services::Application> {
+    auto made = applications.create("QD-CSYJS-001", citizen,
+                                    {{"child_name", child}, {"child_sex", "2"}, {"child_birth_date", "2026-11-20"},
+                                     {"birth_hospital", "莱西市人民医院"}, {"other_parent_name", "王芳"},
+                                     {"other_parent_id", "44011320141005001X"}, {"bank_for_card", "qdbank"}},
+                                    "", false);
+    if (!made.ok()) return made.take_error();
+    ONEWINDOW_TRY(applications.attach(made->id, citizen, "birth_record", "出生医学证明申领登记表.pdf", "application/pdf", pdf).status());
+    return made;
+  };
+  auto enterprise = [&](services::Applications& applications, const std::string& name) -> Result<services::Application> {
+    auto made = applications.create("QD-QYKB-001", citizen,
+                                    {{"company_name", name}, {"entity_type", "limited_liability_company"},
+                                     {"registered_capital", 100}, {"business_scope", "软件开发；信息技术咨询服务"},
+                                     {"address", "山东省青岛市莱西市烟台路8号"}, {"division", "370285"}, {"employees", 3},
+                                     {"seal_count", 2}},
+                                    "", false);
+    if (!made.ok()) return made.take_error();
+    ONEWINDOW_TRY(applications.attach(made->id, citizen, "articles", "公司章程.pdf", "application/pdf", pdf).status());
+    ONEWINDOW_TRY(applications.attach(made->id, citizen, "premises", "住所使用证明.pdf", "application/pdf", pdf).status());
+    return made;
+  };
+  auto task_of = [&](services::Applications& applications, const services::Application& application,
+                     const std::string& department) -> Result<std::string> {
+    auto seen = applications.for_official(application.id, official(department));
+    if (!seen.ok()) return seen.take_error();
+    for (const auto& task : (*seen)["tasks"]) {
+      if (task["status"] == "open") return task["id"].get<std::string>();
+    }
+    return Error(ErrorKind::internal, "demo.no_task", department + " has no open task on " + application.id);
+  };
+  auto decide = [&](services::Applications& applications, const services::Application& application,
+                    const std::string& department, services::Decision decision) -> Result<services::Application> {
+    auto task = task_of(applications, application, department);
+    if (!task.ok()) return task.take_error();
+    decision.task_id = *task;
+    return applications.decide(application.id, decision, official(department));
+  };
+  services::Applications& now = *platform.applications;
+  std::vector<std::string> lines = {"Applications of citizen (GET /api/v1/me/applications), one in every state:"};
+  auto line = [&](const services::Application& application, const std::string& what) {
+    lines.push_back("  " + application.id + " " + application.service + " " + application.state + ": " + what);
+  };
+
+  // Approved, its four licenses issued, rated.
+  auto approved = newborn(now, "张小花");
+  if (!approved.ok()) return approved.take_error();
+  ONEWINDOW_TRY(now.submit(approved->id, citizen).status());
+  ONEWINDOW_TRY(now.intake(approved->id, "accept", "", {}, official("approval")).status());
+  for (const std::string department : {"health", "police", "medins", "hrss"}) {
+    auto decided = decide(now, *approved, department, {"", "approve", "符合条件", "", {}});
+    if (!decided.ok()) return decided.take_error();
+    approved = decided;
+  }
+  ONEWINDOW_TRY(now.rate(approved->id, citizen, 5, "一次办好").status());
+  line(*approved, "four licenses issued (GET /api/v1/me/licenses does not list them: they are the newborn's), rated 5");
+
+  // Accepted days ago: enterprise establishment past its 3 working days, a newborn pack near its 5.
+  for (auto [accepted_on, past_deadline] : {std::pair{Date(2026, 11, 24), true}, std::pair{Date(2026, 11, 25), false}}) {
+    ManualClock then(accepted_on);
+    workflow::Engine engine(*platform.database, *platform.transparency_log, *platform.calendar, then);
+    services::Applications earlier(*platform.database, *platform.transparency_log, *platform.service_catalog, *platform.exchange,
+                                   engine, then,
+                                   {std::filesystem::path(platform.settings.data_dir) / "materials", platform.licenses.get()});
+    auto made = past_deadline ? enterprise(earlier, "青岛莱西逾期示范有限公司") : newborn(earlier, "张小雨");
+    if (!made.ok()) return made.take_error();
+    ONEWINDOW_TRY(earlier.submit(made->id, citizen).status());
+    auto accepted = earlier.intake(made->id, "accept", "", {}, official("approval"));
+    if (!accepted.ok()) return accepted.take_error();
+    if (past_deadline) {
+      then.advance(std::chrono::hours(2));
+      auto decided = decide(earlier, *accepted, "market", {"", "approve", "", "", {}});
+      if (!decided.ok()) return decided.take_error();
+      accepted = decided;
+    }
+    line(*accepted, std::string("accepted ") + accepted_on.to_string() + ", due " + accepted->due_on +
+                        (past_deadline ? ": past its deadline, market approved, the others waiting" : ": near its deadline"));
+  }
+
+  // In correction: public security asks for the parents' identity cards.
+  auto correction = newborn(now, "张小雪");
+  if (!correction.ok()) return correction.take_error();
+  ONEWINDOW_TRY(now.submit(correction->id, citizen).status());
+  ONEWINDOW_TRY(now.intake(correction->id, "accept", "", {}, official("approval")).status());
+  auto asked = decide(now, *correction, "police", {"", "correction", "请补充父母双方身份证件", "", {"parents_ids"}});
+  if (!asked.ok()) return asked.take_error();
+  line(*asked, "public security asks for parents_ids; upload it, then POST .../correction-supplied");
+
+  // Waiting at the window.
+  auto waiting = enterprise(now, "青岛莱西待受理示范有限公司");
+  if (!waiting.ok()) return waiting.take_error();
+  auto submitted = now.submit(waiting->id, citizen);
+  if (!submitted.ok()) return submitted.take_error();
+  line(*submitted, "waits for approval.clerk: GET /api/v1/intake");
+
+  // A draft.
+  auto draft = newborn(now, "张小草");
+  if (!draft.ok()) return draft.take_error();
+  line(*draft, "a draft, prefilled from the person registry through health's grant");
+
+  // Rejected at the window, and refused by tax.
+  auto rejected = enterprise(now, "青岛莱西不予受理示范有限公司");
+  if (!rejected.ok()) return rejected.take_error();
+  ONEWINDOW_TRY(now.submit(rejected->id, citizen).status());
+  auto turned_away = now.intake(rejected->id, "reject", "企业名称与已登记企业重名", {}, official("approval"));
+  if (!turned_away.ok()) return turned_away.take_error();
+  line(*turned_away, "the window rejected it: the name is taken");
+  auto refused = enterprise(now, "青岛莱西不予许可示范有限公司");
+  if (!refused.ok()) return refused.take_error();
+  ONEWINDOW_TRY(now.submit(refused->id, citizen).status());
+  auto in_approval = now.intake(refused->id, "accept", "", {}, official("approval"));
+  if (!in_approval.ok()) return in_approval.take_error();
+  auto by_tax = decide(now, *in_approval, "tax", {"", "refuse", "住所与税务登记地址不一致", "《税务登记管理办法》第十条", {}});
+  if (!by_tax.ok()) return by_tax.take_error();
+  line(*by_tax, "tax refused it, with reasons and the legal basis");
+  return lines;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> seed_demo(Platform& platform) {
@@ -104,10 +244,14 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
        {"department_administrator"}},
       {identity::AccountKind::official, "police.clerk", "公安局审批员 Public security official", "police", {}},
       {identity::AccountKind::official, "health.clerk", "卫健委审批员 Health commission official", "health", {}},
+      {identity::AccountKind::official, "medins.clerk", "医保局审批员 Medical insurance official", "medins", {}},
+      {identity::AccountKind::official, "tax.clerk", "税务局审批员 Tax official", "tax", {}},
+      {identity::AccountKind::official, "hrss.clerk", "人社局审批员 Human resources and social security official", "hrss", {}},
       {identity::AccountKind::citizen, "citizen", "张三", "", {}},
       {identity::AccountKind::enterprise_user, "enterprise", "李四 (青岛莱西示范有限公司)", "", {}},
   };
   std::string citizen_account;
+  std::map<std::string, std::string> official_accounts;  // by department key
   lines.push_back("Demo accounts (password for all: " + std::string(demo_password) + "):");
   for (const DemoAccount& demo : accounts) {
     identity::NewAccount account;
@@ -129,6 +273,7 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     auto created = platform.directory->create_account(account, nullptr);
     if (!created.ok()) return created.take_error();
     if (demo.kind == identity::AccountKind::citizen) citizen_account = created->account.id;
+    if (demo.kind == identity::AccountKind::official) official_accounts[demo.department_key] = created->account.id;
     std::string line = "  " + std::string(identity::kind_name(demo.kind)) + ": " + demo.username;
     if (demo.department_key[0] != '\0') line += " (" + std::string(demo.department_key) + ")";
     if (!created->totp_secret.empty()) {
@@ -178,6 +323,11 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     if (!registered.ok()) return registered.take_error();
     lines.push_back("Licenses: a 营业执照 for enterprise and a 户口登记 for citizen (GET /api/v1/me/licenses); anyone "
                     "verifies GET /api/v1/licenses/" + licensed->identifier + "/verify");
+  }
+  if (platform.applications) {
+    auto applications = seed_applications(platform, {citizen_account, "citizen", *citizen_id, "张三"}, official_accounts);
+    if (!applications.ok()) return applications.take_error();
+    lines.insert(lines.end(), applications->begin(), applications->end());
   }
   {
     std::ofstream out(file);

@@ -100,11 +100,12 @@ bool contains(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-// The date part of a timestamp in China Standard Time: "2026-12-03".
-std::string local_day(const std::string& timestamp) {
-  auto time = parse_timestamp(timestamp);
+// The last day before a deadline, in China Standard Time: a deadline is the moment its last
+// working day ends (midnight after it), and that day is the one to show, "2026-12-04".
+std::string last_day_before(const std::string& deadline) {
+  auto time = parse_timestamp(deadline);
   if (!time.ok()) return "";
-  return local_date(*time).to_string();
+  return local_date(*time - std::chrono::milliseconds(1)).to_string();
 }
 
 }  // namespace
@@ -783,7 +784,7 @@ Result<Application> Applications::intake(std::string_view id, std::string_view d
       application->state = "accepted";
       application->instance_id = instance->id;
       application->accepted_at = application->updated_at;
-      application->due_on = local_day(instance->due_at);
+      application->due_on = last_day_before(instance->due_at);
       details["instance"] = instance->id;
       details["due_on"] = application->due_on;
     }
@@ -921,7 +922,7 @@ Result<Application> Applications::supply_correction(std::string_view id, const A
     application->state = "accepted";
     application->missing.clear();
     application->reason.clear();
-    application->due_on = local_day(resumed->due_at);
+    application->due_on = last_day_before(resumed->due_at);
     application->updated_at = format_timestamp(clock_.now());
     details["due_on"] = application->due_on;
     auto logged = log_act(session, *application, applicant.account_id, "services.correction_supplied", "", details);

@@ -176,8 +176,15 @@ TEST_P(ServicesTest, AcceptanceAndItsInstanceCommitTogether) {
   ASSERT_TRUE(instance.ok());
   EXPECT_EQ(instance->business_key, made->id);
   EXPECT_EQ(instance->active_nodes.size(), 4u) << "the four departments at once";
-  EXPECT_EQ(accepted->due_on, local_date(*parse_timestamp(instance->due_at)).to_string())
-      << "the expected completion date is the instance's deadline, the promised limit in working days";
+  EXPECT_EQ(accepted->due_on, local_date(*parse_timestamp(instance->due_at) - std::chrono::hours(1)).to_string())
+      << "the expected completion date is the last day before the instance's deadline, the promised limit in working days";
+  // 5 working days from acceptance, the day of acceptance not counted.
+  Date day = platform_->clock.today();
+  for (int counted = 0; counted < 5;) {
+    day = day.plus_days(1);
+    if (*platform_->calendar->is_working_day(day)) ++counted;
+  }
+  EXPECT_EQ(accepted->due_on, day.to_string());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServicesTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
