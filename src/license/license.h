@@ -59,6 +59,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -296,8 +297,12 @@ class Licenses {
  private:
   Result<std::optional<License>> find(store::Session& session, std::string_view identifier) const;
   Status ensure_certificate(const Department& department, std::string_view actor);
-  // The department's active certificate and its key, read in transactions of their own.
-  Result<std::pair<pki::CertificateRecord, crypto::PrivateKey>> signing_key(const Department& department) const;
+  using SigningKey = std::pair<pki::CertificateRecord, crypto::PrivateKey>;
+  // The department's active certificate and its key, read in transactions of their own. The key
+  // is decrypted once per certificate and kept by the certificate's serial: each call still asks
+  // which certificate is active, so a rotation or revocation is seen at once, but unwrapping the
+  // key was most of an issue's time.
+  Result<std::shared_ptr<const SigningKey>> signing_key(const Department& department) const;
 
   store::Database& database_;
   audit::TransparencyLog& log_;
@@ -306,6 +311,8 @@ class Licenses {
   const Clock& clock_;
   Options options_;
   std::mutex certificate_mutex_;  // one department certificate issued at a time from here
+  mutable std::mutex signing_keys_mutex_;
+  mutable std::map<std::string, std::shared_ptr<const SigningKey>, std::less<>> signing_keys_;  // by serial
 };
 
 // The verify URL of a license under public_url (trailing slashes dropped).

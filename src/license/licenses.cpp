@@ -276,7 +276,7 @@ Status Licenses::ensure_certificates(std::string_view actor) {
   return ok_status();
 }
 
-Result<std::pair<pki::CertificateRecord, crypto::PrivateKey>> Licenses::signing_key(const Department& department) const {
+Result<std::shared_ptr<const Licenses::SigningKey>> Licenses::signing_key(const Department& department) const {
   // A rotation between the two reads would pair a key with the wrong certificate: check they
   // belong together, and read again if not.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -285,6 +285,15 @@ Result<std::pair<pki::CertificateRecord, crypto::PrivateKey>> Licenses::signing_
     if (active->empty()) {
       return Error(ErrorKind::conflict, "license.no_certificate",
                    "the department " + department.key + " has no certificate to sign licenses with yet");
+    }
+    {
+      std::lock_guard lock(signing_keys_mutex_);
+      auto kept = signing_keys_.find(active->front().serial);
+      if (kept != signing_keys_.end()) {
+        auto now = clock_.now();
+        auto certificate = crypto::Certificate::from_pem(kept->second->first.certificate_pem);
+        if (certificate.ok() && now >= certificate->not_before() && now <= certificate->not_after()) return kept->second;
+      }
     }
     auto key = authority_.department_key(department.uscc);
     if (!key.ok()) {
@@ -299,7 +308,10 @@ Result<std::pair<pki::CertificateRecord, crypto::PrivateKey>> Licenses::signing_
                    "the certificate of " + department.key + " is not valid now; it must be rotated (pki)");
     }
     if (certificate->public_key().to_hex() == key->public_key().to_hex()) {
-      return std::pair{std::move(active->front()), std::move(key).value()};
+      auto signing = std::make_shared<const SigningKey>(std::move(active->front()), std::move(key).value());
+      std::lock_guard lock(signing_keys_mutex_);
+      signing_keys_[signing->first.serial] = signing;
+      return signing;
     }
   }
   return Error(ErrorKind::unavailable, "license.no_certificate",
@@ -351,7 +363,7 @@ Result<License> Licenses::issue(store::Session& session, const IssueRequest& req
 
   auto signer = signing_key(*issuer);
   if (!signer.ok()) return signer.take_error();
-  const auto& [certificate, key] = *signer;
+  const auto& [certificate, key] = **signer;
   auto serial = random_serial(today);
   if (!serial.ok()) return serial.take_error();
   auto identifier = LicenseIdentifier::make(type->type_code(), issuer->uscc, *serial, "001");
