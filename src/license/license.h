@@ -297,7 +297,11 @@ class Licenses {
  private:
   Result<std::optional<License>> find(store::Session& session, std::string_view identifier) const;
   Status ensure_certificate(const Department& department, std::string_view actor);
-  using SigningKey = std::pair<pki::CertificateRecord, crypto::PrivateKey>;
+  struct SigningKey {
+    pki::CertificateRecord first;  // the certificate
+    crypto::PrivateKey second;     // its key
+    std::chrono::system_clock::time_point not_before, not_after;  // the certificate's, parsed once
+  };
   // The department's active certificate and its key, read in transactions of their own. The key
   // is decrypted once per certificate and kept by the certificate's serial: each call still asks
   // which certificate is active, so a rotation or revocation is seen at once, but unwrapping the

@@ -291,8 +291,7 @@ Result<std::shared_ptr<const Licenses::SigningKey>> Licenses::signing_key(const 
       auto kept = signing_keys_.find(active->front().serial);
       if (kept != signing_keys_.end()) {
         auto now = clock_.now();
-        auto certificate = crypto::Certificate::from_pem(kept->second->first.certificate_pem);
-        if (certificate.ok() && now >= certificate->not_before() && now <= certificate->not_after()) return kept->second;
+        if (now >= kept->second->not_before && now <= kept->second->not_after) return kept->second;
       }
     }
     auto key = authority_.department_key(department.uscc);
@@ -308,7 +307,8 @@ Result<std::shared_ptr<const Licenses::SigningKey>> Licenses::signing_key(const 
                    "the certificate of " + department.key + " is not valid now; it must be rotated (pki)");
     }
     if (certificate->public_key().to_hex() == key->public_key().to_hex()) {
-      auto signing = std::make_shared<const SigningKey>(std::move(active->front()), std::move(key).value());
+      auto signing = std::make_shared<const SigningKey>(
+          SigningKey{std::move(active->front()), std::move(key).value(), certificate->not_before(), certificate->not_after()});
       std::lock_guard lock(signing_keys_mutex_);
       signing_keys_[signing->first.serial] = signing;
       return signing;
@@ -363,7 +363,8 @@ Result<License> Licenses::issue(store::Session& session, const IssueRequest& req
 
   auto signer = signing_key(*issuer);
   if (!signer.ok()) return signer.take_error();
-  const auto& [certificate, key] = **signer;
+  const pki::CertificateRecord& certificate = (*signer)->first;
+  const crypto::PrivateKey& key = (*signer)->second;
   auto serial = random_serial(today);
   if (!serial.ok()) return serial.take_error();
   auto identifier = LicenseIdentifier::make(type->type_code(), issuer->uscc, *serial, "001");
