@@ -179,6 +179,25 @@ void add_services_routes(Router& router, services::Applications& applications, i
                 return Response::json(200, attached->to_json());
               }});
 
+  router.add({"PUT", "/api/v1/applications/{id}/materials/{material}/license", "services.apply",
+              "Presents one of the applicant's own electronic licenses for a material instead of a file "
+              "{\"identifier\"}: it must be theirs and valid now; the departments verify it.",
+              "services",
+              [&applications](const Request& request) -> Result<Response> {
+                auto body = request.json_body();
+                if (!body.ok()) return body.take_error();
+                ONEWINDOW_TRY(only_known_fields(*body, {"identifier"}));
+                auto identifier = string_field(*body, "identifier", true);
+                if (!identifier.ok()) return identifier.take_error();
+                auto applicant = applicant_of(request);
+                if (!applicant.ok()) return applicant.take_error();
+                auto attached = applications.attach_license(request.path_parameters.at("id"), *applicant,
+                                                            request.path_parameters.at("material"), *identifier);
+                if (!attached.ok()) return attached.take_error();
+                return Response::json(200, attached->to_json());
+              },
+              {{"type", "object"}, {"required", {"identifier"}}, {"properties", {{"identifier", {{"type", "string"}}}}}}});
+
   router.add({"GET", "/api/v1/applications/{id}/materials/{material}", "authenticated",
               "The file of one material, for the applicant or an official whose department needs it.", "services",
               [&applications, &directory](const Request& request) -> Result<Response> {

@@ -68,7 +68,8 @@ Application application_from(const nlohmann::json& json) {
   application.sources = json.at("sources");
   for (const auto& material : json.at("materials")) {
     application.materials.push_back({material.at("code"), material.at("file_name"), material.at("content_type"),
-                                     material.at("size"), material.at("digest"), material.at("uploaded_at")});
+                                     material.at("size"), material.at("digest"), material.at("uploaded_at"),
+                                     material.value("license", "")});
   }
   application.missing = json.at("missing").get<std::vector<std::string>>();
   application.instance_id = json.at("instance_id");
@@ -118,7 +119,8 @@ nlohmann::json Application::to_json() const {
                              {"content_type", material.content_type},
                              {"size", material.size},
                              {"digest", material.digest},
-                             {"uploaded_at", material.uploaded_at}});
+                             {"uploaded_at", material.uploaded_at},
+                             {"license", material.license}});
   }
   return {{"id", id},
           {"service", service},
@@ -553,6 +555,56 @@ Result<Application> Applications::attach(std::string_view id, const Applicant& a
   });
 }
 
+Result<Application> Applications::attach_license(std::string_view id, const Applicant& applicant, std::string_view material_code,
+                                                 std::string_view identifier) {
+  if (!options_.licenses) {
+    return Error(ErrorKind::unavailable, "services.no_licenses", "this platform issues no electronic licenses",
+                 {{"field", "identifier"}});
+  }
+  license::Viewer holder;
+  (applicant.kind == "citizen" ? holder.citizen_id : holder.legal_person) = applicant.holder_id;
+  auto held = options_.licenses->license_for(identifier, holder);
+  if (!held.ok()) {
+    return Error(ErrorKind::not_found, "services.license_not_held", "you hold no license " + std::string(identifier),
+                 {{"field", "identifier"}});
+  }
+  auto verification = options_.licenses->verify(identifier);
+  if (!verification.ok()) return verification.take_error();
+  if (verification->outcome != license::Verification::Outcome::valid || !verification->signature_valid) {
+    return Error(ErrorKind::conflict, "services.license_not_valid", "license " + std::string(identifier) + " is not valid now",
+                 {{"field", "identifier"}});
+  }
+  return in_transaction([&](store::Session& session) -> Result<Application> {
+    auto application = load_of(session, id, applicant);
+    if (!application.ok()) return application.take_error();
+    if (application->state != "draft" && application->state != "correction") {
+      return wrong_state(*application, "a draft or in correction");
+    }
+    auto service = service_of(*application);
+    if (!service.ok()) return service.take_error();
+    if (!(*service)->material(material_code)) {
+      return Error(ErrorKind::not_found, "services.unknown_material",
+                   "the service asks for no material " + std::string(material_code), {{"field", "material"}});
+    }
+    application->updated_at = format_timestamp(clock_.now());
+    std::string digest = crypto::to_hex(crypto::sm3(held->document));
+    auto& materials = application->materials;
+    materials.erase(std::remove_if(materials.begin(), materials.end(),
+                                   [&](const Material& kept) { return kept.code == material_code; }),
+                    materials.end());
+    auto type = options_.licenses->configuration().type(held->type);
+    materials.push_back({std::string(material_code), type ? type->name : held->type, "application/vnd.onewindow.license+json", 0,
+                         digest, application->updated_at, std::string(identifier)});
+    auto logged = log_act(session, *application, applicant.account_id, "services.attach", "",
+                          {{"material", std::string(material_code)}, {"license", std::string(identifier)}, {"digest", digest}});
+    if (!logged.ok()) return logged.take_error();
+    ONEWINDOW_TRY(store(session, *application));
+    ONEWINDOW_TRY(record_event(session, *application, applicant.account_id, "", "attach",
+                               {{"material", std::string(material_code)}, {"license", std::string(identifier)}}, *logged));
+    return application;
+  });
+}
+
 Status Applications::check_submission(const ServiceItem& service, const Application& application) const {
   ONEWINDOW_TRY(service.validate_form(application.form));
   const Date today = clock_.today();
@@ -666,7 +718,8 @@ Result<nlohmann::json> Applications::for_official(std::string_view id, const Off
                          {"content_type", material.content_type},
                          {"size", material.size},
                          {"digest", material.digest},
-                         {"uploaded_at", material.uploaded_at}});
+                         {"uploaded_at", material.uploaded_at},
+                         {"license", material.license}});
   }
   nlohmann::json tasks = nlohmann::json::array();
   if (!application->instance_id.empty()) {
@@ -991,6 +1044,11 @@ Result<std::string> Applications::material_content(std::string_view id, std::str
   if (!allowed) return not_found(id);
   for (const Material& kept : application->materials) {
     if (kept.code != material) continue;
+    if (!kept.license.empty()) {
+      return Error(ErrorKind::not_found, "services.material_is_license",
+                   "this material is the electronic license " + kept.license + ": GET /api/v1/licenses/" + kept.license + "/verify",
+                   {{"field", "material"}, {"license", kept.license}});
+    }
     std::ifstream in(options_.material_directory / application->id / (kept.code + "-" + kept.digest), std::ios::binary);
     if (!in) return Error(ErrorKind::internal, "services.material_lost", "the file of " + kept.code + " is not where it was kept");
     std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

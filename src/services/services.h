@@ -193,8 +193,9 @@ struct Material {
   std::string file_name;
   std::string content_type;
   std::int64_t size = 0;
-  std::string digest;  // SM3, hex
+  std::string digest;  // SM3, hex (of the license's signed document, for a license)
   std::string uploaded_at;
+  std::string license;  // the identifier of the electronic license presented instead of a file
 };
 
 struct Application {
@@ -271,6 +272,12 @@ class Applications {
   // by the file's first bytes too, not only as declared); replaces an earlier upload.
   Result<Application> attach(std::string_view id, const Applicant& applicant, std::string_view material,
                              std::string_view file_name, std::string_view content_type, std::string_view content);
+  // Presents one of the applicant's own electronic licenses instead of a material's paper (or
+  // file): the license must be the applicant's (a citizen's, or their enterprise's) and valid
+  // now, its signature checked; the material then names it, and every department that needs the
+  // material verifies it as anyone can. services.no_licenses when the platform issues none.
+  Result<Application> attach_license(std::string_view id, const Applicant& applicant, std::string_view material,
+                                     std::string_view identifier);
   Result<Application> submit(std::string_view id, const Applicant& applicant);
 
   Result<Application> of_applicant(std::string_view id, const Applicant& applicant) const;

@@ -236,7 +236,25 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   HttpResponse too_soon = http_request("POST", base_ + "/applications/" + id + "/correction-supplied", "", citizen_);
   EXPECT_EQ(too_soon.status, 400);
   EXPECT_EQ(body_of(too_soon)["error"]["details"]["material"], "parents_ids");
-  ASSERT_EQ(upload(id, "parents_ids", "image/png", png).status, 200);
+  // The household registration the citizen holds stands in for the identity cards.
+  license::IssueRequest household{"household_registration", "张三", citizen_id};
+  household.data = {{"address", "山东省青岛市莱西市烟台路1号"}};
+  auto registration = served_.platform->licenses->issue(household, {"acc_police", "police"});
+  ASSERT_TRUE(registration.ok()) << registration.error().message;
+  license::IssueRequest others{"household_registration", "李四", other_parent_id};
+  auto not_his = served_.platform->licenses->issue(others, {"acc_police", "police"});
+  ASSERT_TRUE(not_his.ok());
+  HttpResponse foreign = http_request("PUT", base_ + "/applications/" + id + "/materials/parents_ids/license",
+                                      nlohmann::json{{"identifier", not_his->identifier}}.dump(), citizen_);
+  EXPECT_EQ(foreign.status, 404) << "another person's license: " << foreign.body;
+  EXPECT_EQ(body_of(foreign)["error"]["details"]["field"], "identifier");
+  HttpResponse presented = http_request("PUT", base_ + "/applications/" + id + "/materials/parents_ids/license",
+                                        nlohmann::json{{"identifier", registration->identifier}}.dump(), citizen_);
+  ASSERT_EQ(presented.status, 200) << presented.body;
+  nlohmann::json police_view = body_of(http_request("GET", base_ + "/applications/" + id, "", officials_.at("police")));
+  bool named = false;
+  for (const auto& material : police_view["materials"]) named |= material["license"] == registration->identifier;
+  EXPECT_TRUE(named) << "public security sees which license stands in: " << police_view.dump();
   HttpResponse supplied = http_request("POST", base_ + "/applications/" + id + "/correction-supplied", "", citizen_);
   ASSERT_EQ(supplied.status, 200) << supplied.body;
   EXPECT_EQ(body_of(supplied)["state"], "accepted");
