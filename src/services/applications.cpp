@@ -666,11 +666,11 @@ Result<Application> Applications::of_applicant(std::string_view id, const Applic
   return database_.read_value<Application>([&](store::Session& session) { return load_of(session, id, applicant); });
 }
 
-Result<std::vector<Application>> Applications::applications_of(const Applicant& applicant) const {
-  return database_.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
-    auto rows = session.query(std::string(application_columns) +
-                                  " WHERE applicant = $1 ORDER BY created_at DESC, id DESC LIMIT 1000",
-                              {applicant.account_id});
+// The applications a condition finds, at most 1,000, in one read transaction.
+static Result<std::vector<Application>> applications_where(store::Database& database, const std::string& condition,
+                                                           const store::Parameters& parameters) {
+  return database.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
+    auto rows = session.query(std::string(application_columns) + " " + condition + " LIMIT 1000", parameters);
     if (!rows.ok()) return rows.take_error();
     std::vector<Application> list;
     for (const auto& row : *rows) list.push_back(application_from(nlohmann::json::parse(row.text(0))));
@@ -678,16 +678,13 @@ Result<std::vector<Application>> Applications::applications_of(const Applicant& 
   });
 }
 
+Result<std::vector<Application>> Applications::applications_of(const Applicant& applicant) const {
+  return applications_where(database_, "WHERE applicant = $1 ORDER BY created_at DESC, id DESC", {applicant.account_id});
+}
+
 Result<std::vector<Application>> Applications::awaiting_intake(const Official& official) const {
-  return database_.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
-    auto rows = session.query(std::string(application_columns) +
-                                  " WHERE intake_department = $1 AND state = 'submitted' ORDER BY submitted_at, id LIMIT 1000",
-                              {official.department_key});
-    if (!rows.ok()) return rows.take_error();
-    std::vector<Application> list;
-    for (const auto& row : *rows) list.push_back(application_from(nlohmann::json::parse(row.text(0))));
-    return list;
-  });
+  return applications_where(database_, "WHERE intake_department = $1 AND state = 'submitted' ORDER BY submitted_at, id",
+                            {official.department_key});
 }
 
 Result<nlohmann::json> Applications::for_official(std::string_view id, const Official& official) const {
