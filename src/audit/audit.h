@@ -67,6 +67,12 @@ struct Act {
   // Anything else worth keeping: a JSON object of strings, integers, booleans, null, arrays and
   // objects. Numbers must be integers, so that the entry has one canonical form.
   nlohmann::json details = nlohmann::json::object();
+  // Or the details already in canonical form, taken instead of `details` when not empty: for a
+  // caller that records an act on every request and writes its details' text member by member
+  // (append_canonical_string, append_canonical_json) rather than build an object only to write
+  // it, as an exchange read does. record() checks only that it is an object's text; the caller's
+  // tests check it against canonical_json.
+  std::string canonical_details;
 };
 
 // Proof that an act was recorded; callers may hand it to whoever asked for the act.
@@ -106,6 +112,12 @@ std::string tree_head_message(std::int64_t tree_size, std::string_view timestamp
 // nesting deeper than 64 (audit.too_deep). It equals Python's json.dumps(value, ensure_ascii=False,
 // separators=(",", ":"), sort_keys=True) for such values.
 Result<std::string> canonical_json(const nlohmann::json& value);
+// canonical_json() of a value, and the canonical form of one string, appended to `out`: for
+// callers that write the canonical text of an object of their own key by key, in sorted order,
+// instead of building the object only to write it (an exchange read's hashes and details). The
+// errors are canonical_json's; after one, `out` holds a partial text.
+Status append_canonical_json(const nlohmann::json& value, std::string& out);
+Status append_canonical_string(std::string_view text, std::string& out);
 
 Sm3Digest leaf_hash(std::string_view entry);                        // SM3(0x00 || entry)
 Sm3Digest node_hash(const Sm3Digest& left, const Sm3Digest& right);  // SM3(0x01 || left || right)

@@ -148,6 +148,16 @@ std::optional<Error> internal::append_canonical_string(std::string_view text, st
   return append_string(text, out, field);
 }
 
+Status append_canonical_json(const nlohmann::json& value, std::string& out) {
+  if (Failure failure = append_value(value, out, 0)) return std::move(*failure);
+  return ok_status();
+}
+
+Status append_canonical_string(std::string_view text, std::string& out) {
+  if (Failure failure = append_string(text, out)) return std::move(*failure);
+  return ok_status();
+}
+
 Result<std::string> canonical_json(const nlohmann::json& value) {
   std::string out;
   if (Failure failure = append_value(value, out, 0)) return std::move(*failure);

@@ -112,9 +112,10 @@ Status check_act(const Act& act) {
     return Error::invalid("audit.bad_action", "action",
                           "action must be <module>.<verb> in lower case, like identity.login");
   }
-  if (!act.details.is_object()) {
-    return Error::invalid("audit.details_not_object", "details", "details must be a JSON object");
-  }
+  bool is_object = act.canonical_details.empty()
+                       ? act.details.is_object()
+                       : act.canonical_details.front() == '{' && act.canonical_details.back() == '}';
+  if (!is_object) return Error::invalid("audit.details_not_object", "details", "details must be a JSON object");
   return ok_status();
 }
 
@@ -179,13 +180,20 @@ Result<Receipt> TransparencyLog::record(store::Session& session, const Act& act)
     out.append(",\"").append(key).append("\":");
     failure = internal::append_canonical_string(text, key, out);
   };
-  std::string before_index = "{\"action\":";
+  std::string before_index;
+  // Room for the whole entry, so that it is not copied as it grows.
+  before_index.reserve(act.canonical_details.size() + act.basis.size() + act.object_id.size() + 384);
+  before_index = "{\"action\":";
   failure = internal::append_canonical_string(act.action, "action", before_index);
   add_text(before_index, "actor", act.actor);
   add_text(before_index, "basis", act.basis);
   if (!failure) {
     before_index += ",\"details\":";
-    failure = internal::append_canonical(act.details, before_index);
+    if (act.canonical_details.empty()) {
+      failure = internal::append_canonical(act.details, before_index);
+    } else {
+      before_index += act.canonical_details;
+    }
   }
   before_index += ",\"index\":";
   std::string after_index;

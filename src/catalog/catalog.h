@@ -42,11 +42,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <optional>
@@ -262,12 +264,18 @@ class Catalog {
 //   answer carries that entry's index and the two hashes, so that a consumer can later fetch an
 //   inclusion proof under a signed tree head and prove what was asked and answered. Nothing is
 //   signed per read: tree heads are signed in the background.
+// - Reads made at once from several threads share their transaction: the first of them records
+//   the reads waiting behind it too, at most 64 reads or 1,000 keys, and each is answered once
+//   that transaction has committed (a group commit). A read refused (no grant, ...) writes nothing
+//   and does not hold up the others; when the shared transaction fails, each read is tried again
+//   alone, so that a failure is only its own read's.
 // - The request hash is SM3 of the canonical JSON (audit::canonical_json) of
 //   {"consumer", "items", "keys", "resource"}; the answer hash SM3 of the canonical JSON of the
 //   answer's "records" list.
 //
 // Errors: catalog.bad_field (keys: 1 to 100; items), catalog.not_a_registry (a resource that is
-// not a registry cannot be read by key or in bulk), and those of check_grant and the registry.
+// not a registry cannot be read by key or in bulk), and those of check_grant and the registry;
+// catalog.read_failed (internal) for a read whose group's recording thread failed unexpectedly.
 
 struct Consumer {
   std::string account_id;      // the official, or "oidc_client:<id>" for a department's system
@@ -336,8 +344,32 @@ class Exchange {
   const Catalog& catalog() const { return catalog_; }
 
  private:
+  struct PendingRead;
+  struct CheckedRead;
+  // The day of reads in China Standard Time as stored (read_on), formatted once for a run of
+  // reads on the same day rather than for each.
+  struct ReadDay {
+    Date date;
+    std::string text;
+    const std::string& of(std::chrono::system_clock::time_point time);
+  };
+
+  // Records reads in one transaction, each with its answer; when the transaction fails, each
+  // again in a transaction of its own.
+  void record_together(std::span<PendingRead* const> reads);
+  // A read's grant check, its records and its hashes; errors are its refusals, except a failed
+  // statement, which fails the transaction.
+  Result<CheckedRead> check_read(store::Session& session, const PendingRead& read) const;
+  // A checked read's log entry and rows, and its answer; or its refusal (nothing written) in
+  // `answer`. A failure fails the transaction.
+  Status record_read(store::Session& session, PendingRead& pending, CheckedRead& read, ReadDay& day,
+                     std::optional<Result<nlohmann::json>>& answer);
   void count(const std::string& provider, const std::string& resource_code, const Consumer& consumer, std::int64_t reads,
              std::int64_t bulk_reads, std::int64_t records);
+
+  // Reads by key waiting to be recorded, oldest first: the first records those behind it too.
+  std::mutex pending_mutex_;
+  std::deque<PendingRead*> pending_;
 
   mutable std::mutex counts_mutex_;
   std::map<std::tuple<std::string, std::string, std::string>, ShareCount> counts_;

@@ -6,8 +6,8 @@
 #include "crypto/crypto.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
-#include <set>
 #include <tuple>
 
 namespace onewindow::catalog {
@@ -15,6 +15,11 @@ namespace onewindow::catalog {
 namespace {
 
 constexpr std::size_t most_keys_per_read = 100;
+// One transaction records at most this many reads, or reads of this many keys in all (the first
+// read of a group whatever its size), so that the first read of a group does not wait long for
+// the last.
+constexpr std::size_t most_reads_per_commit = 64;
+constexpr std::size_t most_keys_per_commit = 1000;
 
 // One row per record read, append-only, found by the record it is about (who read my data): no
 // key of its own and no other index, so that recording a read writes as few pages as it can.
@@ -50,12 +55,44 @@ constexpr const char* schema_v1 = R"(
     CREATE INDEX exchange_bulk_read_registry ON exchange_bulk_read (registry, read_at);
 )";
 
+// SM3 in hex, by a hasher kept per thread: setting up OpenSSL's digest context costs as much as
+// hashing a short text, and every read hashes two.
+std::string sm3_hex(std::string_view text) {
+  thread_local crypto::Sm3Hasher hasher;
+  hasher.update(text);
+  return crypto::to_hex(hasher.finish());
+}
+
+// For canonical JSON objects written member by member, names in sorted order and needing no
+// escapes: the member's name, after a comma unless it is the first.
+void append_name(std::string& out, std::string_view name) {
+  out += out.back() == '{' ? "\"" : ",\"";
+  out.append(name).append("\":");
+}
+
+// The canonical JSON of a list of strings.
+Status append_list(const std::vector<std::string>& texts, std::string& out) {
+  out += '[';
+  for (const std::string& text : texts) {
+    if (out.back() != '[') out += ',';
+    ONEWINDOW_TRY(audit::append_canonical_string(text, out));
+  }
+  out += ']';
+  return ok_status();
+}
+
+// Whether an error fails the transaction of a group of reads rather than refusing one of them: a
+// failed statement (after which PostgreSQL refuses the rest of the transaction). The refusals
+// (no grant, an unknown item, a malformed key, an act the log refuses) come before the read
+// writes anything.
+bool fails_transaction(const Error& error) { return error.code.starts_with("store."); }
+
 }  // namespace
 
 Result<std::string> sm3_of_canonical(const nlohmann::json& value) {
   auto text = audit::canonical_json(value);
   if (!text.ok()) return text.take_error();
-  return crypto::to_hex(crypto::sm3(*text));
+  return sm3_hex(*text);
 }
 
 Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::string_view resource_id,
@@ -67,13 +104,15 @@ Result<Allowed> allowed(store::Session& session, const Catalog& catalog, std::st
     return Error::invalid("catalog.not_a_registry", "resource_id",
                           "resource " + resource->code + " is not a registry: its records are not read through the exchange");
   }
-  std::set<std::string> named;
-  for (const std::string& item : named_items) {
-    if (!resource->item(item)) {
-      return Error(ErrorKind::invalid_argument, "catalog.unknown_item", "the resource has no data item " + item,
-                   {{"field", "items"}, {"item", item}});
+  for (auto item = named_items.begin(); item != named_items.end(); ++item) {
+    if (!resource->item(*item)) {
+      return Error(ErrorKind::invalid_argument, "catalog.unknown_item", "the resource has no data item " + *item,
+                   {{"field", "items"}, {"item", *item}});
     }
-    if (!named.insert(item).second) return Error::invalid("catalog.bad_field", "items", "the data item " + item + " is named twice");
+    // A resource has a few dozen items at most: looking back costs less than a set.
+    if (std::find(named_items.begin(), item, *item) != item) {
+      return Error::invalid("catalog.bad_field", "items", "the data item " + *item + " is named twice");
+    }
   }
   // No items named: the newest current grant, and every item it covers.
   auto grant = catalog.check_grant(session, consumer.department_key, resource->id, named_items);
@@ -99,83 +138,236 @@ static nlohmann::json only(const nlohmann::json& fields, const std::vector<std::
   return kept;
 }
 
+// A read by key waiting to be recorded. The first in line records itself and those behind it in
+// one transaction and hands each its answer (a group commit, as LevelDB's writers do): the
+// commit, its log writes and its locks are paid once for all the reads that waited for it.
+struct Exchange::PendingRead {
+  PendingRead(const ReadRequest& request, const Consumer& consumer) : request(request), consumer(consumer) {}
+  const ReadRequest& request;
+  const Consumer& consumer;
+  std::optional<Result<nlohmann::json>> answer;  // set once committed, or refused
+  std::shared_ptr<const Resource> resource;       // for share_counts(), once committed
+  std::int64_t records_read = 0;
+  bool done = false;             // the answer is final
+  std::condition_variable turn;  // done, or first in line
+};
+
+// A read checked and its records read and hashed, not yet recorded.
+struct Exchange::CheckedRead {
+  Allowed allowed;
+  std::vector<std::string> keys;  // in their stored form
+  std::vector<std::size_t> found;  // the keys with a record, by position
+  nlohmann::json records = nlohmann::json::array();
+  std::string items_text;  // canonical JSON of the items, as they are logged and stored
+  std::string keys_text;
+  std::string request_hash;
+  std::string response_hash;
+};
+
 Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer& consumer) {
   if (request.keys.empty() || request.keys.size() > most_keys_per_read) {
     return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
   }
-  std::string now = format_timestamp(clock_.now());
-  std::string today = local_date(clock_.now()).to_string();
-  // One transaction from the grant check to the record of the read: on SQLite the writer's own
-  // connection, whose cache the read's writes do not invalidate.
-  // Counted for /metrics once the read has committed.
-  std::string counted_provider, counted_code;
-  std::int64_t counted_records = 0;
-  auto answer = database_.write_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
-    if (!permitted.ok()) return permitted.take_error();
-    const Resource& resource = *permitted->resource;
-    const std::vector<std::string>& items = permitted->items;
-    const Grant& grant = permitted->grant;
-    auto definition = registries_.definition(resource.registry);
-    if (!definition.ok()) return definition.take_error();
+  PendingRead mine(request, consumer);
+  std::unique_lock lock(pending_mutex_);
+  pending_.push_back(&mine);
+  mine.turn.wait(lock, [&] { return mine.done || pending_.front() == &mine; });
+  if (mine.done) return std::move(*mine.answer);
 
-    std::vector<std::string> keys;
-    for (const std::string& key : request.keys) keys.push_back(registry::Registries::key_form(**definition, key));
-    nlohmann::json request_body = {{"resource", resource.code}, {"consumer", consumer.department_key}, {"keys", keys}, {"items", items}};
-    const registry::Reader reader{consumer.department_key, resource.share_type == ShareType::conditional};
-    nlohmann::json records = nlohmann::json::array();
-    std::vector<std::string> found_keys;
-    for (const std::string& key : keys) {
-      auto record = registries_.read(session, resource.registry, key, reader);
-      if (!record.ok()) {
-        if (record.error().code != "registry.record_not_found") return record.take_error();
-        records.push_back({{"key", key}, {"error", "registry.record_not_found"}});
-        continue;
+  // First in line: this read and those waiting behind it, within bounds that keep the first of
+  // them from waiting long for the last.
+  std::vector<PendingRead*> group;
+  std::size_t keys = 0;
+  for (PendingRead* read : pending_) {
+    keys += read->request.keys.size();
+    if (!group.empty() && (group.size() == most_reads_per_commit || keys > most_keys_per_commit)) break;
+    group.push_back(read);
+  }
+  lock.unlock();
+  // Whatever happens, the group leaves the line with an answer each, and the next in line goes on.
+  struct Release {
+    Exchange& exchange;
+    const std::vector<PendingRead*>& group;
+    ~Release() {
+      std::lock_guard lock(exchange.pending_mutex_);
+      for (PendingRead* read : group) {
+        if (!read->answer) {
+          read->answer.emplace(Error(ErrorKind::internal, "catalog.read_failed",
+                                     "the read was not recorded: recording its group failed"));
+        }
+        read->done = true;
+        exchange.pending_.pop_front();
+        read->turn.notify_one();
       }
-      records.push_back({{"key", key}, {"fields", only((*record)["fields"], items)}});
-      found_keys.push_back(key);
+      if (!exchange.pending_.empty()) exchange.pending_.front()->turn.notify_one();
     }
+  };
+  {
+    Release release{*this, group};
+    record_together(group);
+  }
+  return std::move(*mine.answer);
+}
 
-    auto request_hash = sm3_of_canonical(request_body);
-    if (!request_hash.ok()) return request_hash.take_error();
-    auto response_hash = sm3_of_canonical(records);
-    if (!response_hash.ok()) return response_hash.take_error();
-    nlohmann::json item_list = items;
-    auto recorded = log_.record(session, {consumer.account_id, "", "exchange.read", "catalog_resource", resource.id,
-                                          grant.legal_basis,
-                                          {{"resource", resource.code},
-                                           {"consumer", consumer.department_key},
-                                           {"grant", grant.id},
-                                           {"purpose", grant.purpose},
-                                           {"keys", keys},
-                                           {"items", item_list},
-                                           {"request_hash", *request_hash},
-                                           {"response_hash", *response_hash}}});
-    if (!recorded.ok()) return recorded.take_error();
-    for (const std::string& key : found_keys) {
-      ONEWINDOW_TRY(session
-                        .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, read_on, consumer, "
-                                 "account, resource_code, grant_id, items, purpose, legal_basis) "
-                                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                                 {recorded->index, key, resource.registry, now, today, consumer.department_key,
-                                  consumer.account_id, resource.code, grant.id, item_list.dump(), grant.purpose,
-                                  grant.legal_basis})
-                        .status());
+void Exchange::record_together(std::span<PendingRead* const> reads) {
+  std::vector<std::optional<Result<nlohmann::json>>> answers(reads.size());
+  Status committed = database_.write([&](store::Session& session) -> Status {
+    // Every read checked and its records read first, then all recorded: on PostgreSQL the log's
+    // appenders wait for each other from the first entry to the commit.
+    std::vector<std::optional<CheckedRead>> checked(reads.size());
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      auto read = check_read(session, *reads[i]);
+      if (read.ok()) {
+        checked[i].emplace(std::move(read).value());
+      } else if (fails_transaction(read.error())) {
+        return read.take_error();
+      } else {
+        answers[i].emplace(read.take_error());
+      }
     }
-    counted_provider = resource.provider;
-    counted_code = resource.code;
-    counted_records = static_cast<std::int64_t>(found_keys.size());
-    return nlohmann::json{{"resource", resource.code},
-                          {"grant", grant.id},
-                          {"records", records},
-                          {"receipt",
-                           {{"log_index", recorded->index},
-                            {"request_hash", *request_hash},
-                            {"response_hash", *response_hash},
-                            {"read_at", recorded->time}}}};
+    ReadDay day;
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      if (checked[i]) ONEWINDOW_TRY(record_read(session, *reads[i], *checked[i], day, answers[i]));
+    }
+    return ok_status();
   });
-  if (answer.ok()) count(counted_provider, counted_code, consumer, 1, 0, counted_records);
-  return answer;
+  if (committed.ok()) {
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      PendingRead& read = *reads[i];
+      read.answer = std::move(answers[i]);
+      if (read.answer->ok()) count(read.resource->provider, read.resource->code, read.consumer, 1, 0, read.records_read);
+    }
+    return;
+  }
+  if (reads.size() == 1) {
+    reads[0]->answer.emplace(committed.take_error());
+    return;
+  }
+  // Nothing of the group stands. Each read again in a transaction of its own, so that what failed
+  // is only its own read's answer.
+  for (PendingRead* read : reads) record_together({&read, 1});
+}
+
+Result<Exchange::CheckedRead> Exchange::check_read(store::Session& session, const PendingRead& pending) const {
+  const ReadRequest& request = pending.request;
+  const Consumer& consumer = pending.consumer;
+  auto permitted = allowed(session, catalog_, request.resource_id, request.items, consumer);
+  if (!permitted.ok()) return permitted.take_error();
+  CheckedRead read{std::move(permitted).value()};
+  const Resource& resource = *read.allowed.resource;
+  const std::vector<std::string>& items = read.allowed.items;
+  auto definition = registries_.definition(resource.registry);
+  if (!definition.ok()) return definition.take_error();
+
+  read.keys.reserve(request.keys.size());
+  for (const std::string& key : request.keys) read.keys.push_back(registry::Registries::key_form(**definition, key));
+  const registry::Reader reader{consumer.department_key, resource.share_type == ShareType::conditional};
+  for (std::size_t i = 0; i < read.keys.size(); ++i) {
+    const std::string& key = read.keys[i];
+    auto record = registries_.read(session, resource.registry, key, reader);
+    nlohmann::json answered = nlohmann::json::object();
+    answered["key"] = key;
+    if (record.ok()) {
+      answered["fields"] = only((*record)["fields"], items);
+      read.found.push_back(i);
+    } else if (record.error().code == "registry.record_not_found") {
+      answered["error"] = "registry.record_not_found";
+    } else {
+      return record.take_error();
+    }
+    read.records.push_back(std::move(answered));
+  }
+
+  // The request's canonical JSON written as it is, rather than built as an object first.
+  ONEWINDOW_TRY(append_list(items, read.items_text));
+  ONEWINDOW_TRY(append_list(read.keys, read.keys_text));
+  std::string asked = "{";
+  append_name(asked, "consumer");
+  ONEWINDOW_TRY(audit::append_canonical_string(consumer.department_key, asked));
+  append_name(asked, "items");
+  asked += read.items_text;
+  append_name(asked, "keys");
+  asked += read.keys_text;
+  append_name(asked, "resource");
+  ONEWINDOW_TRY(audit::append_canonical_string(resource.code, asked));
+  asked += '}';
+  read.request_hash = sm3_hex(asked);
+  std::string answered;
+  ONEWINDOW_TRY(audit::append_canonical_json(read.records, answered));
+  read.response_hash = sm3_hex(answered);
+  return read;
+}
+
+const std::string& Exchange::ReadDay::of(std::chrono::system_clock::time_point time) {
+  Date today = local_date(time);
+  if (text.empty() || today != date) {
+    date = today;
+    text = today.to_string();
+  }
+  return text;
+}
+
+Status Exchange::record_read(store::Session& session, PendingRead& pending, CheckedRead& read, ReadDay& day,
+                             std::optional<Result<nlohmann::json>>& answer) {
+  const Consumer& consumer = pending.consumer;
+  const Resource& resource = *read.allowed.resource;
+  const Grant& grant = read.allowed.grant;
+  audit::Act act{consumer.account_id, "", "exchange.read", "catalog_resource", resource.id, grant.legal_basis};
+  // The details' canonical text written as it is, members in sorted order (the tests compare it
+  // with audit::canonical_json of the entry).
+  std::string& details = act.canonical_details;
+  details.reserve(read.keys_text.size() + grant.purpose.size() + 256);
+  details = "{";
+  append_name(details, "consumer");
+  ONEWINDOW_TRY(audit::append_canonical_string(consumer.department_key, details));
+  append_name(details, "grant");
+  ONEWINDOW_TRY(audit::append_canonical_string(grant.id, details));
+  append_name(details, "items");
+  details += read.items_text;
+  append_name(details, "keys");
+  details += read.keys_text;
+  append_name(details, "purpose");
+  ONEWINDOW_TRY(audit::append_canonical_string(grant.purpose, details));
+  append_name(details, "request_hash");
+  details.append("\"").append(read.request_hash).append("\"");
+  append_name(details, "resource");
+  ONEWINDOW_TRY(audit::append_canonical_string(resource.code, details));
+  append_name(details, "response_hash");
+  details.append("\"").append(read.response_hash).append("\"");
+  details += '}';
+  auto recorded = log_.record(session, act);
+  if (!recorded.ok()) {
+    if (fails_transaction(recorded.error())) return recorded.take_error();
+    answer.emplace(recorded.take_error());
+    return ok_status();
+  }
+
+  // The entry is written: from here on a failure fails the transaction.
+  const std::string& read_on = day.of(clock_.now());
+  for (std::size_t found : read.found) {
+    auto inserted = session.execute(
+        "INSERT INTO exchange_read (log_index, record_key, registry, read_at, read_on, consumer, "
+        "account, resource_code, grant_id, items, purpose, legal_basis) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        {recorded->index, read.keys[found], resource.registry, recorded->time, read_on, consumer.department_key,
+         consumer.account_id, resource.code, grant.id, read.items_text, grant.purpose, grant.legal_basis});
+    if (!inserted.ok()) return inserted.take_error();
+  }
+  pending.resource = read.allowed.resource;
+  pending.records_read = static_cast<std::int64_t>(read.found.size());
+
+  nlohmann::json receipt = nlohmann::json::object();
+  receipt["log_index"] = recorded->index;
+  receipt["request_hash"] = std::move(read.request_hash);
+  receipt["response_hash"] = std::move(read.response_hash);
+  receipt["read_at"] = recorded->time;
+  nlohmann::json answered = nlohmann::json::object();
+  answered["resource"] = resource.code;
+  answered["grant"] = grant.id;
+  answered["records"] = std::move(read.records);
+  answered["receipt"] = std::move(receipt);
+  answer.emplace(std::move(answered));
+  return ok_status();
 }
 
 Result<BulkRead> Exchange::begin_bulk_read(std::string_view resource_id, const std::vector<std::string>& items,

@@ -55,6 +55,20 @@ TEST(CanonicalJson, RefusesWhatHasNoCanonicalForm) {
   EXPECT_EQ(binary.error().code, "audit.bad_details");
 }
 
+TEST(CanonicalJson, AppendsAroundTheCallersOwnText) {
+  std::string out = "{\"a\":";
+  ASSERT_TRUE(append_canonical_string("青岛 \"quoted\"\n", out).ok());
+  out += ",\"b\":";
+  ASSERT_TRUE(append_canonical_json({{"y", 1}, {"x", {"p", "q"}}}, out).ok());
+  out += '}';
+  EXPECT_EQ(out, canonical({{"b", {{"x", {"p", "q"}}, {"y", 1}}}, {"a", "青岛 \"quoted\"\n"}}));
+  std::string refused;
+  auto bad = append_canonical_string("\xff", refused);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "audit.invalid_utf8");
+  EXPECT_EQ(append_canonical_json({{"n", 0.5}}, refused).error().code, "audit.non_integer_number");
+}
+
 TEST(MerkleHashes, PrefixLeavesAndNodesAsRfc9162Does) {
   std::string entry = R"({"index":0})";
   EXPECT_EQ(leaf_hash(entry), crypto::sm3(std::string(1, '\0') + entry));

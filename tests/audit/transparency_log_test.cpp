@@ -61,6 +61,24 @@ TEST_P(TransparencyLogTest, RecordsCanonicalEntriesWithConsecutiveIndexes) {
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
 }
 
+TEST_P(TransparencyLogTest, DetailsWrittenByTheCallerMakeTheSameEntry) {
+  Act built = sample_act(2);
+  Act written = built;
+  written.details = nlohmann::json::object();
+  written.canonical_details = canonical_json(built.details).value();
+  auto first = record(built);
+  auto second = record(written);
+  ASSERT_TRUE(first.ok() && second.ok()) << (first.ok() ? second.error().message : first.error().message);
+  auto built_entry = nlohmann::json::parse(log_->entry(first->index)->content);
+  auto written_entry = nlohmann::json::parse(log_->entry(second->index)->content);
+  EXPECT_EQ(written_entry["details"], built_entry["details"]);
+  EXPECT_EQ(canonical_json(written_entry).value(), log_->entry(second->index)->content);
+  written.canonical_details = "[1]";
+  auto refused = record(written);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "audit.details_not_object");
+}
+
 TEST_P(TransparencyLogTest, SaltsMakeEqualActsHashDifferently) {
   auto first = record(sample_act(1));
   auto second = record(sample_act(1));

@@ -2,8 +2,15 @@
 // clear under a conditional grant and masked under an unconditional one; no grant, an expired
 // grant or an item not granted is refused naming what is missing; every read's request and answer
 // hashes are proven by an inclusion proof under a signed tree head, whose signature the openssl
-// command line checks; and the person read sees exactly the reads made.
+// command line checks; the person read sees exactly the reads made; and reads made at once from
+// several threads are each recorded before they are answered, one that cannot be recorded failing
+// alone.
 #include "catalog_fixture.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
 
 namespace onewindow::catalog {
 namespace {
@@ -142,6 +149,15 @@ TEST_P(ExchangeTest, AReadIsProvenByItsLogEntryUnderASignedTreeHead) {
   EXPECT_EQ(content["details"]["request_hash"], receipt["request_hash"]);
   EXPECT_EQ(content["details"]["response_hash"], receipt["response_hash"]);
   EXPECT_EQ(content["basis"], "《政务信息资源共享管理暂行办法》第十条");
+  // The details are written as text rather than built as an object: still the canonical form.
+  EXPECT_EQ(audit::canonical_json(content).value(), entry->content);
+  EXPECT_EQ(content["details"]["consumer"], "civil");
+  EXPECT_EQ(content["details"]["grant"], (*read)["grant"]);
+  EXPECT_EQ(content["details"]["items"], nlohmann::json({"name"}));
+  EXPECT_EQ(content["details"]["keys"], nlohmann::json({person_id}));
+  EXPECT_EQ(content["details"]["purpose"], "核验身份 identity check");
+  EXPECT_EQ(content["details"]["resource"], (*read)["resource"]);
+  EXPECT_EQ(content["actor"], "acc_civil");
 
   auto head = log_->sign_tree_head();
   ASSERT_TRUE(head.ok());
@@ -224,6 +240,138 @@ TEST_P(ExchangeTest, BadReadsNameTheField) {
   std::int64_t logged = *log_->size();
   EXPECT_FALSE(exchange_->read({resources_.at("person"), {person_id}, {"birth_date"}}, civil).ok());
   EXPECT_EQ(*log_->size(), logged) << "a refused read answers nothing and records nothing";
+}
+
+// Holds the database's writer (on SQLite; PostgreSQL writers do not wait for each other) until
+// release(), so that reads begun meanwhile queue up and are recorded together.
+class HeldWriter {
+ public:
+  explicit HeldWriter(store::Database& database)
+      : holder_([&database, this] {
+          static_cast<void>(database.write([this](store::Session&) -> Status {
+            std::unique_lock lock(mutex_);
+            held_ = true;
+            changed_.notify_all();
+            changed_.wait(lock, [this] { return released_; });
+            return ok_status();
+          }));
+        }) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return held_; });
+  }
+  ~HeldWriter() { release(); }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    changed_.notify_all();
+    if (holder_.joinable()) holder_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool released_ = false;
+  std::thread holder_;
+};
+
+TEST_P(ExchangeTest, ReadsMadeAtOnceAreEachRecordedBeforeTheyAreAnswered) {
+  grant("person", "civil", {"name", "birth_date"});
+  std::int64_t logged = *log_->size();
+  constexpr int threads = 6;
+  constexpr int reads_each = 5;
+  std::vector<std::vector<Result<nlohmann::json>>> answers(threads);
+  std::vector<Result<nlohmann::json>> refused;
+  {
+    HeldWriter held(*database_);
+    std::vector<std::thread> readers;
+    for (int thread = 0; thread < threads; ++thread) {
+      readers.emplace_back([&, thread] {
+        for (int i = 0; i < reads_each; ++i) {
+          answers[thread].push_back(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}));
+        }
+      });
+    }
+    // Among them a read with no grant: refused, and no trouble for the others.
+    readers.emplace_back([&] { refused.push_back(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_tax", "tax"})); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    held.release();
+    for (auto& reader : readers) reader.join();
+  }
+  ASSERT_EQ(refused.size(), 1u);
+  ASSERT_FALSE(refused[0].ok());
+  EXPECT_EQ(refused[0].error().code, "catalog.no_grant");
+  std::set<std::int64_t> indexes;
+  for (const auto& of_thread : answers) {
+    for (const auto& answer : of_thread) {
+      ASSERT_TRUE(answer.ok()) << answer.error().code << ": " << answer.error().message;
+      const nlohmann::json& receipt = (*answer)["receipt"];
+      EXPECT_EQ((*answer)["records"][0]["fields"]["name"], "张三");
+      indexes.insert(receipt["log_index"].get<std::int64_t>());
+      auto entry = log_->entry(receipt["log_index"].get<std::int64_t>());
+      ASSERT_TRUE(entry.ok());
+      EXPECT_EQ(nlohmann::json::parse(entry->content)["details"]["response_hash"], receipt["response_hash"]);
+    }
+  }
+  EXPECT_EQ(indexes.size(), static_cast<std::size_t>(threads * reads_each)) << "one entry per read";
+  EXPECT_EQ(*log_->size(), logged + threads * reads_each);
+  EXPECT_EQ((*exchange_->reads_of("person", person_id))["reads"].size(), static_cast<std::size_t>(threads * reads_each));
+  EXPECT_EQ(exchange_->share_counts().at({"police", "civil", (*answers[0][0])["resource"].get<std::string>()}).reads, threads * reads_each);
+  auto verified = audit::verify_log(*database_, log_->public_key());
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok()) << verified->summary();
+}
+
+TEST_P(ExchangeTest, AReadThatCannotBeRecordedFailsAloneAndTheOthersStand) {
+  constexpr const char* unrecordable = "44011320141005001X";
+  ASSERT_TRUE(registries_
+                  ->write("person", unrecordable, {{"name", "李小明"}, {"sex", "1"}, {"birth_date", "2014-10-05"}},
+                          "出生登记", {"acc_police", "police"})
+                  .ok());
+  // The row of a read of that record cannot be written: its transaction fails.
+  Status installed = database_->write([&](store::Session& session) -> Status {
+    if (session.backend() == store::Backend::sqlite) {
+      return session.execute_script(std::string("CREATE TRIGGER refuse_read BEFORE INSERT ON exchange_read WHEN NEW.record_key = '") +
+                                    unrecordable + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    }
+    return session.execute_script(std::string("CREATE FUNCTION refuse_read() RETURNS trigger AS $$ BEGIN IF NEW.record_key = '") +
+                                  unrecordable +
+                                  "' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+                                  "CREATE TRIGGER refuse_read BEFORE INSERT ON exchange_read FOR EACH ROW EXECUTE FUNCTION refuse_read()");
+  });
+  ASSERT_TRUE(installed.ok()) << installed.error().message;
+  grant("person", "civil", {"name"});
+  std::int64_t logged = *log_->size();
+  std::vector<std::optional<Result<nlohmann::json>>> answers(5);
+  {
+    HeldWriter held(*database_);
+    std::vector<std::thread> readers;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+      readers.emplace_back([&, i] {
+        std::string key = i == 2 ? unrecordable : person_id;
+        answers[i].emplace(exchange_->read({resources_.at("person"), {key}, {"name"}}, {"acc_civil", "civil"}));
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    held.release();
+    for (auto& reader : readers) reader.join();
+  }
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (i == 2) {
+      ASSERT_FALSE(answers[i]->ok()) << "a read that is not recorded is not answered";
+      EXPECT_TRUE(answers[i]->error().code.starts_with("store.")) << answers[i]->error().code;
+    } else {
+      EXPECT_TRUE(answers[i]->ok()) << answers[i]->error().message;
+    }
+  }
+  EXPECT_EQ(*log_->size(), logged + 4) << "no entry stays for the read that failed, and no gap";
+  EXPECT_EQ((*exchange_->reads_of("person", person_id))["reads"].size(), 4u);
+  EXPECT_TRUE((*exchange_->reads_of("person", unrecordable))["reads"].empty());
+  auto verified = audit::verify_log(*database_, log_->public_key());
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok()) << verified->summary();
 }
 
 TEST_P(ExchangeTest, ABulkReadStreamsEveryRecordAndEndsWithItsReceipt) {
