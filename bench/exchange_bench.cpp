@@ -5,6 +5,11 @@
 //   authority). Target: at least 70%.
 // - BM_Exchange_Read_HTTP and BM_Exchange_Registry_Read_HTTP: the same two over HTTP, one
 //   keep-alive connection each.
+// - The same four with four clients at once (threads:4; over HTTP a keep-alive connection each,
+//   against the platform's server with its default two request threads), exchange and registry
+//   in the same conditions.
+// - BM_Exchange_Read_Synced: BM_Exchange_Read on SQLite syncing at every commit, one thread and
+//   eight at once: what the exchange's group commit (one commit for the reads waiting) is for.
 // - BM_Exchange_Bulk_Read (every person streamed through a grant, as the NDJSON lines of a bulk
 //   read, with their SM3 hash) against BM_Raw_SQLite_Scan (the same rows' key and stored JSON
 //   stepped through with the sqlite3 C API). Target: at least 30%, with memory flat: the
@@ -34,6 +39,17 @@ long peak_rss_kb() {
   return usage.ru_maxrss;
 }
 
+// Civil affairs granted two items of the person registry by public security; the resource's id.
+std::string grant_person_items(cli::Platform& platform) {
+  auto found = or_die(platform.catalog->search({"", "101001", "", std::nullopt, 1, 0}));
+  std::string resource = found["resources"][0]["id"];
+  auto requested = or_die(platform.catalog->request_grant(
+      {resource, {"name", "birth_date"}, "基准测试 benchmark", "《政务信息资源共享管理暂行办法》", "2099-12-31"},
+      {"bench", "civil", ""}));
+  or_die(platform.catalog->decide(requested.id, true, "", {"bench", "police", ""}));
+  return resource;
+}
+
 // A platform holding the persons, served over HTTP, with civil affairs granted two items of the
 // person registry by public security.
 struct GrantedPersons : ServedPersons {
@@ -44,17 +60,35 @@ struct GrantedPersons : ServedPersons {
   GrantedPersons() : ServedPersons("exchange", persons_wanted()) {
     civil_authorization = logged_in_official(*platform, "bench.civil", "civil");
     police_authorization = logged_in_official(*platform, "bench.police", "police");
-    auto found = or_die(platform->catalog->search({"", "101001", "", std::nullopt, 1, 0}));
-    resource = found["resources"][0]["id"];
-    auto requested = or_die(platform->catalog->request_grant(
-        {resource, {"name", "birth_date"}, "基准测试 benchmark", "《政务信息资源共享管理暂行办法》", "2099-12-31"},
-        {"bench", "civil", ""}));
-    or_die(platform->catalog->decide(requested.id, true, "", {"bench", "police", ""}));
+    resource = grant_person_items(*platform);
   }
 };
 
 GrantedPersons& granted() {
   static GrantedPersons persons;
+  return persons;
+}
+
+// The same grant on a platform of its own whose SQLite syncs its log at every commit
+// (synchronous = full, which also survives a power cut), with at most 20,000 persons and no
+// HTTP: where one commit for several reads counts most.
+struct SyncedPersons {
+  ScratchDirectory directory{"exchange-synced"};
+  std::unique_ptr<cli::Platform> platform;
+  std::vector<std::string> keys;
+  std::string resource;
+
+  SyncedPersons() {
+    cli::Settings settings = bench_settings(directory.path() / "data");
+    settings.database.sqlite_synchronous = "full";
+    platform = or_die(cli::build_platform(settings, false));
+    keys = import_persons(*platform, std::min<std::int64_t>(persons_wanted(), 20'000), directory.path());
+    resource = grant_person_items(*platform);
+  }
+};
+
+SyncedPersons& synced() {
+  static SyncedPersons persons;
   return persons;
 }
 
@@ -71,9 +105,27 @@ void BM_Exchange_Read(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Exchange_Read)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_Exchange_Read)->MinTime(2)->UseRealTime()->Threads(4);
+
+// BM_Exchange_Read on the platform that syncs at every commit: one thread, and eight at once.
+void BM_Exchange_Read_Synced(benchmark::State& state) {
+  SyncedPersons& persons = synced();
+  const catalog::Consumer civil{"bench", "civil"};
+  std::size_t next = 0;
+  for (auto _ : state) {
+    auto read = persons.platform->exchange->read({persons.resource, {persons.keys[next++ % persons.keys.size()]}, {"name", "birth_date"}},
+                                                 civil);
+    if (!read.ok()) state.SkipWithError(read.error().message.c_str());
+    benchmark::DoNotOptimize(read);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Exchange_Read_Synced)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_Exchange_Read_Synced)->MinTime(2)->UseRealTime()->Threads(8);
 
 void BM_Exchange_Registry_Read(benchmark::State& state) { registry_point_reads(state, granted()); }
 BENCHMARK(BM_Exchange_Registry_Read)->MinTime(2)->UseRealTime();
+BENCHMARK(BM_Exchange_Registry_Read)->MinTime(2)->UseRealTime()->Threads(4);
 
 void BM_Exchange_Read_HTTP(benchmark::State& state) {
   GrantedPersons& persons = granted();
@@ -83,6 +135,7 @@ void BM_Exchange_Read_HTTP(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Exchange_Read_HTTP)->MinTime(3)->UseRealTime();
+BENCHMARK(BM_Exchange_Read_HTTP)->MinTime(3)->UseRealTime()->Threads(4);
 
 void BM_Exchange_Registry_Read_HTTP(benchmark::State& state) {
   GrantedPersons& persons = granted();
@@ -91,6 +144,7 @@ void BM_Exchange_Registry_Read_HTTP(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Exchange_Registry_Read_HTTP)->MinTime(3)->UseRealTime();
+BENCHMARK(BM_Exchange_Registry_Read_HTTP)->MinTime(3)->UseRealTime()->Threads(4);
 
 void BM_Exchange_Bulk_Read(benchmark::State& state) {
   GrantedPersons& persons = granted();

@@ -264,11 +264,12 @@ class Catalog {
 //   answer carries that entry's index and the two hashes, so that a consumer can later fetch an
 //   inclusion proof under a signed tree head and prove what was asked and answered. Nothing is
 //   signed per read: tree heads are signed in the background.
-// - Reads made at once from several threads share their transaction: the first of them records
-//   the reads waiting behind it too, at most 64 reads or 1,000 keys, and each is answered once
-//   that transaction has committed (a group commit). A read refused (no grant, ...) writes nothing
-//   and does not hold up the others; when the shared transaction fails, each read is tried again
-//   alone, so that a failure is only its own read's.
+// - On SQLite, reads made at once from several threads share their transaction: the first of
+//   them records the reads waiting behind it too, at most 64 reads or 1,000 keys, and each is
+//   answered once that transaction has committed (a group commit). A read refused (no grant, ...)
+//   writes nothing and does not hold up the others; when the shared transaction fails, each read
+//   is tried again alone, so that a failure is only its own read's. On PostgreSQL each read has a
+//   transaction of its own, side by side with the others.
 // - The request hash is SM3 of the canonical JSON (audit::canonical_json) of
 //   {"consumer", "items", "keys", "resource"}; the answer hash SM3 of the canonical JSON of the
 //   answer's "records" list.
@@ -367,7 +368,8 @@ class Exchange {
   void count(const std::string& provider, const std::string& resource_code, const Consumer& consumer, std::int64_t reads,
              std::int64_t bulk_reads, std::int64_t records);
 
-  // Reads by key waiting to be recorded, oldest first: the first records those behind it too.
+  // Reads by key waiting to be recorded on SQLite, oldest first: the first records those behind
+  // it too.
   std::mutex pending_mutex_;
   std::deque<PendingRead*> pending_;
 

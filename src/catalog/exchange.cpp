@@ -169,6 +169,17 @@ Result<nlohmann::json> Exchange::read(const ReadRequest& request, const Consumer
     return Error::invalid("catalog.bad_field", "keys", "a read names 1 to 100 record keys");
   }
   PendingRead mine(request, consumer);
+  if (database_.backend() == store::Backend::postgresql) {
+    // PostgreSQL runs transactions side by side, and flushes its log for commits made at once by
+    // itself: a line there only kept reads waiting for each other's statements (eight threads on
+    // the tests' throwaway cluster: 1,300-1,500 reads/s in line, 1,800-2,400 each on its own).
+    PendingRead* alone = &mine;
+    record_together({&alone, 1});
+    return std::move(*mine.answer);
+  }
+  // SQLite has one writer: reads wait for each other anyway, and waiting in line lets one commit
+  // serve all of them (BM_Exchange_Read_Synced, eight threads: 270 reads/s each committing on its
+  // own, 6,400 in line).
   std::unique_lock lock(pending_mutex_);
   pending_.push_back(&mine);
   mine.turn.wait(lock, [&] { return mine.done || pending_.front() == &mine; });
