@@ -192,6 +192,8 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   EXPECT_EQ(body_of(no_material)["error"]["code"], "services.material_missing");
   ASSERT_EQ(upload(id, "birth_record", "application/pdf", pdf).status, 200);
   ASSERT_EQ(upload(id, "photo", "image/png", png).status, 200);
+  EXPECT_TRUE(std::filesystem::is_directory(served_.directory.path() / "materials" / id))
+      << "uploads are kept under the data directory";
 
   HttpResponse submitted = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
   ASSERT_EQ(submitted.status, 200) << submitted.body;
