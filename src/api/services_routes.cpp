@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "api/callers.h"
 
 #include "services/services.h"
 
@@ -21,20 +22,12 @@ Result<services::Applicant> applicant_of(const Request& request) {
 
 // The caller as an official of a department, with the roles the workflow checks.
 Result<services::Official> official_of(const Request& request, identity::Directory& directory) {
-  const identity::Principal& principal = *request.principal;
-  if (principal.department_id.empty()) {
+  auto actor = caller(request, directory);
+  if (!actor.ok()) return actor.take_error();
+  if (actor->department_key.empty()) {
     return Error(ErrorKind::permission_denied, "services.no_department", "only an official of a department acts on applications");
   }
-  auto department = directory.department(principal.department_id);
-  if (!department.ok()) return department.take_error();
-  services::Official official{principal.account_id, department->key, {}};
-  if (!principal.machine_client) {
-    auto account = directory.account(principal.account_id);
-    if (!account.ok()) return account.take_error();
-    official.roles = account->roles;
-    official.roles.emplace_back(identity::kind_name(account->kind));
-  }
-  return official;
+  return services::Official{actor->account_id, actor->department_key, actor->roles};
 }
 
 Result<std::vector<std::string>> optional_list(const nlohmann::json& body, const char* name) {
@@ -208,11 +201,7 @@ void add_services_routes(Router& router, services::Applications& applications, i
                                                              applicant.ok() ? &*applicant : nullptr,
                                                              official.ok() ? &*official : nullptr);
                 if (!content.ok()) return content.take_error();
-                std::string type = "application/octet-stream";
-                if (content->starts_with("%PDF-")) type = "application/pdf";
-                if (content->starts_with("\x89PNG")) type = "image/png";
-                if (content->starts_with("\xFF\xD8\xFF")) type = "image/jpeg";
-                return Response::text(200, type, std::move(content).value());
+                return Response::text(200, content->content_type, std::move(content->content));
               }});
 
   router.add({"POST", "/api/v1/applications/{id}/submit", "services.apply",

@@ -460,14 +460,19 @@ Result<Resource> Catalog::resource(store::Session& session, std::string_view id_
 }
 
 Result<Resource> Catalog::registry_resource(std::string_view registry) const {
-  auto found = database_.read_value<std::vector<Resource>>(
-      [&](store::Session& session) { return resources_where(session, "WHERE registry = $1", {std::string(registry)}); });
-  if (!found.ok()) return found.take_error();
-  if (found->empty()) {
-    return Error(ErrorKind::not_found, "catalog.resource_not_found", "no resource publishes registry " + std::string(registry),
-                 {{"field", "registry"}});
-  }
-  return found->front();
+  // Every draft of a service prefilled from a registry asks this: found by its id, then parsed
+  // once like any resource.
+  return database_.read_value<Resource>([&](store::Session& session) -> Result<Resource> {
+    auto row = session.query_one("SELECT id FROM catalog_resource WHERE registry = $1", {std::string(registry)});
+    if (!row.ok()) return row.take_error();
+    if (!row->has_value()) {
+      return Error(ErrorKind::not_found, "catalog.resource_not_found",
+                   "no resource publishes registry " + std::string(registry), {{"field", "registry"}});
+    }
+    auto shared = shared_resource(session, (*row)->text(0));
+    if (!shared.ok()) return shared.take_error();
+    return **shared;
+  });
 }
 
 Result<std::shared_ptr<const Resource>> Catalog::shared_resource(store::Session& session, std::string_view id_or_code) const {

@@ -278,9 +278,9 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
                                                        &*platform->license_configuration);
   if (!service_catalog.ok()) return service_catalog.take_error();
   platform->service_catalog.emplace(std::move(service_catalog).value());
+  auto deployed = platform->workflow->deployments();
+  if (!deployed.ok()) return deployed.take_error();
   for (const auto& service : platform->service_catalog->all()) {
-    auto deployed = platform->workflow->deployments();
-    if (!deployed.ok()) return deployed.take_error();
     if (std::none_of(deployed->begin(), deployed->end(), [&](const workflow::Deployment& deployment) {
           return std::find(deployment.processes.begin(), deployment.processes.end(), service.process) !=
                  deployment.processes.end();

@@ -101,6 +101,12 @@ bool contains(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Whether an official of `department`, which takes or implements the service, sees a field or
+// material meant for `meant_for` (every implementing department when empty): the window sees all.
+bool department_sees(const ServiceItem& service, const std::string& department, const std::vector<std::string>& meant_for) {
+  return department == service.intake_department || meant_for.empty() || contains(meant_for, department);
+}
+
 // The last day before a deadline, in China Standard Time: a deadline is the moment its last
 // working day ends (midnight after it), and that day is the one to show, "2026-12-04".
 std::string last_day_before(const std::string& deadline) {
@@ -111,17 +117,26 @@ std::string last_day_before(const std::string& deadline) {
 
 }  // namespace
 
+nlohmann::json Material::to_json() const {
+  return {{"code", code},       {"file_name", file_name},     {"content_type", content_type}, {"size", size},
+          {"digest", digest},   {"uploaded_at", uploaded_at}, {"license", license}};
+}
+
+const Material* Application::material(std::string_view code) const {
+  for (const Material& given : materials) {
+    if (given.code == code) return &given;
+  }
+  return nullptr;
+}
+
+void Application::replace_material(Material given) {
+  std::erase_if(materials, [&](const Material& kept) { return kept.code == given.code; });
+  materials.push_back(std::move(given));
+}
+
 nlohmann::json Application::to_json() const {
   nlohmann::json material_list = nlohmann::json::array();
-  for (const auto& material : materials) {
-    material_list.push_back({{"code", material.code},
-                             {"file_name", material.file_name},
-                             {"content_type", material.content_type},
-                             {"size", material.size},
-                             {"digest", material.digest},
-                             {"uploaded_at", material.uploaded_at},
-                             {"license", material.license}});
-  }
+  for (const auto& material : materials) material_list.push_back(material.to_json());
   return {{"id", id},
           {"service", service},
           {"applicant", applicant},
@@ -539,12 +554,8 @@ Result<Application> Applications::attach(std::string_view id, const Applicant& a
       return wrong_state(*application, "a draft or in correction");
     }
     application->updated_at = format_timestamp(clock_.now());
-    auto& materials = application->materials;
-    materials.erase(std::remove_if(materials.begin(), materials.end(),
-                                   [&](const Material& kept) { return kept.code == material_code; }),
-                    materials.end());
-    materials.push_back({std::string(material_code), std::string(file_name), std::string(content_type),
-                         static_cast<std::int64_t>(content.size()), digest, application->updated_at});
+    application->replace_material({std::string(material_code), std::string(file_name), std::string(content_type),
+                                   static_cast<std::int64_t>(content.size()), digest, application->updated_at, ""});
     auto logged = log_act(session, *application, applicant.account_id, "services.attach", "",
                           {{"material", std::string(material_code)}, {"digest", digest}, {"size", content.size()}});
     if (!logged.ok()) return logged.take_error();
@@ -588,13 +599,10 @@ Result<Application> Applications::attach_license(std::string_view id, const Appl
     }
     application->updated_at = format_timestamp(clock_.now());
     std::string digest = crypto::to_hex(crypto::sm3(held->document));
-    auto& materials = application->materials;
-    materials.erase(std::remove_if(materials.begin(), materials.end(),
-                                   [&](const Material& kept) { return kept.code == material_code; }),
-                    materials.end());
     auto type = options_.licenses->configuration().type(held->type);
-    materials.push_back({std::string(material_code), type ? type->name : held->type, "application/vnd.onewindow.license+json", 0,
-                         digest, application->updated_at, std::string(identifier)});
+    application->replace_material({std::string(material_code), type ? type->name : held->type,
+                                   "application/vnd.onewindow.license+json", 0, digest, application->updated_at,
+                                   std::string(identifier)});
     auto logged = log_act(session, *application, applicant.account_id, "services.attach", "",
                           {{"material", std::string(material_code)}, {"license", std::string(identifier)}, {"digest", digest}});
     if (!logged.ok()) return logged.take_error();
@@ -618,9 +626,7 @@ Status Applications::check_submission(const ServiceItem& service, const Applicat
   }
   for (const MaterialDefinition& material : service.materials) {
     if (!material.key) continue;
-    bool given = std::any_of(application.materials.begin(), application.materials.end(),
-                             [&](const Material& kept) { return kept.code == material.code; });
-    if (!given) {
+    if (!application.material(material.code)) {
       return Error(ErrorKind::invalid_argument, "services.material_missing", "the key material " + material.name + " is missing",
                    {{"field", "materials"}, {"material", material.code}});
     }
@@ -696,9 +702,7 @@ Result<nlohmann::json> Applications::for_official(std::string_view id, const Off
   bool intake = department == (*service)->intake_department;
   if (!intake && !(*service)->implemented_by(department)) return not_found(id);
   if (application->state == "draft") return not_found(id);  // a draft is the applicant's alone
-  auto sees = [&](const std::vector<std::string>& departments) {
-    return intake || departments.empty() || contains(departments, department);
-  };
+  auto sees = [&](const std::vector<std::string>& meant_for) { return department_sees(**service, department, meant_for); };
   nlohmann::json form = nlohmann::json::object();
   nlohmann::json sources = nlohmann::json::object();
   for (const FieldSource& field : (*service)->fields) {
@@ -709,14 +713,7 @@ Result<nlohmann::json> Applications::for_official(std::string_view id, const Off
   nlohmann::json materials = nlohmann::json::array();
   for (const Material& material : application->materials) {
     const MaterialDefinition* definition = (*service)->material(material.code);
-    if (!definition || !sees(definition->departments)) continue;
-    materials.push_back({{"code", material.code},
-                         {"file_name", material.file_name},
-                         {"content_type", material.content_type},
-                         {"size", material.size},
-                         {"digest", material.digest},
-                         {"uploaded_at", material.uploaded_at},
-                         {"license", material.license}});
+    if (definition && sees(definition->departments)) materials.push_back(material.to_json());
   }
   nlohmann::json tasks = nlohmann::json::array();
   if (!application->instance_id.empty()) {
@@ -954,9 +951,7 @@ Result<Application> Applications::supply_correction(std::string_view id, const A
     if (!service.ok()) return service.take_error();
     for (const std::string& what : application->missing) {
       if ((*service)->material(what)) {
-        bool given = std::any_of(application->materials.begin(), application->materials.end(),
-                                 [&](const Material& kept) { return kept.code == what; });
-        if (!given) {
+        if (!application->material(what)) {
           return Error(ErrorKind::invalid_argument, "services.material_missing",
                        "the correction asks for " + (*service)->material(what)->name, {{"field", "materials"}, {"material", what}});
         }
@@ -1024,7 +1019,7 @@ Result<Application> Applications::rate(std::string_view id, const Applicant& app
   });
 }
 
-Result<std::string> Applications::material_content(std::string_view id, std::string_view material,
+Result<MaterialFile> Applications::material_content(std::string_view id, std::string_view material,
                                                    const Applicant* applicant, const Official* official) const {
   auto application = database_.read_value<Application>([&](store::Session& session) { return load(session, id); });
   if (!application.ok()) return application.take_error();
@@ -1034,24 +1029,22 @@ Result<std::string> Applications::material_content(std::string_view id, std::str
   bool allowed = applicant && applicant->account_id == application->applicant;
   if (!allowed && official && application->state != "draft" && definition) {
     const std::string& department = official->department_key;
-    allowed = department == (*service)->intake_department ||
-              ((*service)->implemented_by(department) &&
-               (definition->departments.empty() || contains(definition->departments, department)));
+    allowed = ((*service)->implemented_by(department) || department == (*service)->intake_department) &&
+              department_sees(**service, department, definition->departments);
   }
   if (!allowed) return not_found(id);
-  for (const Material& kept : application->materials) {
-    if (kept.code != material) continue;
-    if (!kept.license.empty()) {
-      return Error(ErrorKind::not_found, "services.material_is_license",
-                   "this material is the electronic license " + kept.license + ": GET /api/v1/licenses/" + kept.license + "/verify",
-                   {{"field", "material"}, {"license", kept.license}});
-    }
-    std::ifstream in(options_.material_directory / application->id / (kept.code + "-" + kept.digest), std::ios::binary);
-    if (!in) return Error(ErrorKind::internal, "services.material_lost", "the file of " + kept.code + " is not where it was kept");
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return content;
+  const Material* kept = application->material(material);
+  if (!kept) {
+    return Error(ErrorKind::not_found, "services.material_not_given", "no file for " + std::string(material), {{"field", "material"}});
   }
-  return Error(ErrorKind::not_found, "services.material_not_given", "no file for " + std::string(material), {{"field", "material"}});
+  if (!kept->license.empty()) {
+    return Error(ErrorKind::not_found, "services.material_is_license",
+                 "this material is the electronic license " + kept->license + ": GET /api/v1/licenses/" + kept->license + "/verify",
+                 {{"field", "material"}, {"license", kept->license}});
+  }
+  std::ifstream in(options_.material_directory / application->id / (kept->code + "-" + kept->digest), std::ios::binary);
+  if (!in) return Error(ErrorKind::internal, "services.material_lost", "the file of " + kept->code + " is not where it was kept");
+  return MaterialFile{kept->content_type, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())};
 }
 
 }  // namespace onewindow::services

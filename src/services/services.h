@@ -196,6 +196,13 @@ struct Material {
   std::string digest;  // SM3, hex (of the license's signed document, for a license)
   std::string uploaded_at;
   std::string license;  // the identifier of the electronic license presented instead of a file
+  nlohmann::json to_json() const;
+};
+
+// An uploaded material's bytes, with the type it was accepted as.
+struct MaterialFile {
+  std::string content_type;
+  std::string content;
 };
 
 struct Application {
@@ -228,6 +235,11 @@ struct Application {
   // The licenses issued at approval: {"type", "identifier", "department"}.
   nlohmann::json licenses = nlohmann::json::array();
   nlohmann::json to_json() const;
+
+  // The material given for `code`, or nullptr.
+  const Material* material(std::string_view code) const;
+  // Keeps `given` as the material of its code, in place of an earlier one.
+  void replace_material(Material given);
 };
 
 // A department's decision on its task.
@@ -303,7 +315,7 @@ class Applications {
   Result<Application> rate(std::string_view id, const Applicant& applicant, int level, std::string_view comment);
 
   // The bytes of an uploaded material, for the applicant or an official who may see it.
-  Result<std::string> material_content(std::string_view id, std::string_view material, const Applicant* applicant,
+  Result<MaterialFile> material_content(std::string_view id, std::string_view material, const Applicant* applicant,
                                        const Official* official) const;
 
   const ServiceCatalog& services() const { return services_; }
