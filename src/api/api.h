@@ -178,6 +178,9 @@ class Router {
   // whose permission has department scope are checked against department_parameter.
   void set_authenticator(Authenticator authenticator) { authenticator_ = std::move(authenticator); }
   void set_policy(const identity::AccessPolicy* policy) { policy_ = policy; }
+  // Answers GET and HEAD requests for paths no route matches (the web UI's files), instead of
+  // 404 http.not_found; it is not part of the OpenAPI document and needs no login.
+  void set_fallback(Handler fallback) { fallback_ = std::move(fallback); }
   // identity.unknown_permission when a route names a permission the policy does not have, or a
   // department-scoped permission with a department_parameter missing from its pattern.
   Status check_permissions(const identity::AccessPolicy& policy) const;
@@ -197,6 +200,7 @@ class Router {
   std::vector<Compiled> compiled_;
   Authenticator authenticator_;
   const identity::AccessPolicy* policy_ = nullptr;
+  Handler fallback_;
 };
 
 // The OpenAPI 3.1 document of every route in the router.
@@ -284,8 +288,10 @@ void add_catalog_routes(Router& router, catalog::Catalog& catalog, const catalog
 void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::Subscriptions& subscriptions,
                          identity::Directory& directory, Metrics& metrics);
 // One-stop services: service guides, applications from the one form to intake and the
-// departments' decisions.
-void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory);
+// departments' decisions, and the printable licenses an application issued (their QR codes point
+// at <public_url>/api/v1/licenses/<identifier>/verify).
+void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory,
+                         std::string public_url);
 // Every account's inbox of notices.
 void add_notification_routes(Router& router, notification::Inbox& inbox);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.
@@ -295,6 +301,13 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
 // department, presentations to other departments.
 void add_license_routes(Router& router, license::Licenses& licenses, identity::Directory& directory,
                         std::string public_url);
+// The web UI: the built files under `root` (web/dist), as the router's fallback for GET and HEAD.
+// Hashed files under /assets/ are cached for a year, everything else is revalidated; a path
+// without a file extension that names no file is the single-page app's own route and gets
+// index.html. Paths under /api/ stay 404 JSON; no path leaves `root` (".." segments, encoded or
+// not, and symbolic links out of it are 404). An empty root serves nothing.
+void add_web_routes(Router& router, std::filesystem::path root);
+
 // Single sign-on: OpenID Connect discovery, authorize, token, userinfo, JWKS.
 void add_oidc_routes(Router& router, oidc::Provider& provider, identity::Directory& directory);
 

@@ -50,6 +50,20 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
+// Whether a handler set this header itself (then it replaces the server's default, as the web
+// UI's caching does for no-store).
+bool has_header(const Response& response, std::string_view lower_case_name) {
+  for (const auto& [name, value] : response.headers) {
+    if (name.size() != lower_case_name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i) {
+      same = std::tolower(static_cast<unsigned char>(name[i])) == lower_case_name[i];
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -133,7 +147,7 @@ struct Server::Implementation {
     builder.append_header("X-Request-Id", request.request_id);
     builder.append_header(restinio::http_field::content_type, response.content_type);
     builder.append_header("X-Content-Type-Options", "nosniff");
-    builder.append_header(restinio::http_field::cache_control, "no-store");
+    if (!has_header(response, "cache-control")) builder.append_header(restinio::http_field::cache_control, "no-store");
     for (const auto& [name, value] : response.headers) builder.append_header(name, value);
     if (draining.load()) builder.connection_close();
     std::size_t bytes = response.body.size();
@@ -166,7 +180,7 @@ struct Server::Implementation {
     builder->append_header("X-Request-Id", request.request_id);
     builder->append_header(restinio::http_field::content_type, response.content_type);
     builder->append_header("X-Content-Type-Options", "nosniff");
-    builder->append_header(restinio::http_field::cache_control, "no-store");
+    if (!has_header(response, "cache-control")) builder->append_header(restinio::http_field::cache_control, "no-store");
     for (const auto& [name, value] : response.headers) builder->append_header(name, value);
     if (draining.load()) builder->connection_close();
     {

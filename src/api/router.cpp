@@ -218,6 +218,12 @@ Response Router::dispatch(Request& request, std::string& route_pattern) const {
       response.headers.emplace_back("Allow", allowed);
       return response;
     }
+    if (fallback_ && (request.method == "GET" || request.method == "HEAD")) {
+      route_pattern = "web";
+      Result<Response> result = fallback_(request);
+      if (!result.ok()) return error_response(result.error(), request.request_id);
+      return std::move(result).value();
+    }
     return error_response(Error(ErrorKind::not_found, "http.not_found", "no such route: " + request.path),
                           request.request_id);
   }

@@ -37,7 +37,8 @@ Result<std::vector<std::string>> optional_list(const nlohmann::json& body, const
 
 }  // namespace
 
-void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory) {
+void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory,
+                         std::string public_url) {
   const services::ServiceCatalog& catalog = applications.services();
 
   router.add({"GET", "/api/v1/services", "public",
@@ -224,6 +225,21 @@ void add_services_routes(Router& router, services::Applications& applications, i
                 auto progress = applications.progress(request.path_parameters.at("id"), *applicant);
                 if (!progress.ok()) return progress.take_error();
                 return Response::json(200, *progress);
+              }});
+
+  router.add({"GET", "/api/v1/applications/{id}/licenses/{identifier}/pdf", "services.apply",
+              "The printable (PDF) of a license the application issued, for its applicant (a parent for the newborn's "
+              "licenses, who is not their holder).",
+              "services", [&applications, public_url](const Request& request) -> Result<Response> {
+                auto applicant = applicant_of(request);
+                if (!applicant.ok()) return applicant.take_error();
+                const std::string& identifier = request.path_parameters.at("identifier");
+                auto pdf = applications.license_pdf(request.path_parameters.at("id"), *applicant, identifier, public_url);
+                if (!pdf.ok()) return pdf.take_error();
+                Response response = Response::text(200, "application/pdf", std::move(pdf).value());
+                response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + identifier + ".pdf\"");
+                response.headers.emplace_back("Cache-Control", "private, no-store");
+                return response;
               }});
 
   router.add({"POST", "/api/v1/applications/{id}/correction-supplied", "services.apply",

@@ -39,6 +39,9 @@ struct Settings {
   std::string public_url;
   std::string data_dir = "data";
   std::string config_dir;  // defaults to the source tree's config/ (build_info)
+  // The built web UI (index.html and assets/); defaults to the source tree's web/dist
+  // (build_info). Empty: no UI is served, only the API.
+  std::string web_dir;
   struct {
     std::string url = "sqlite";
     int pool_size = 4;

@@ -27,6 +27,7 @@ struct CommonFlags {
   std::optional<std::string> listen;
   std::optional<std::string> data_dir;
   std::optional<std::string> config_dir;
+  std::optional<std::string> web_dir;
   std::optional<std::string> database_url;
 };
 
@@ -37,6 +38,7 @@ void add_common_flags(CLI::App& command, CommonFlags& flags, bool with_listen) {
   }
   command.add_option("--data-dir", flags.data_dir, "directory for the SQLite database and stored files [data]");
   command.add_option("--config-dir", flags.config_dir, "directory of calendars, divisions and other configuration data");
+  command.add_option("--web-dir", flags.web_dir, "directory of the built web UI, served at / (\"\": none)");
   command.add_option("--database-url", flags.database_url, "sqlite (default), sqlite:FILE or postgresql://...");
 }
 
@@ -48,6 +50,7 @@ Result<Settings> settings_from(const CommonFlags& flags) {
   if (flags.listen) overrides["listen"] = *flags.listen;
   if (flags.data_dir) overrides["data_dir"] = *flags.data_dir;
   if (flags.config_dir) overrides["config_dir"] = *flags.config_dir;
+  if (flags.web_dir) overrides["web_dir"] = *flags.web_dir;
   if (flags.database_url) overrides["database.url"] = *flags.database_url;
   return load_settings(file, [](const char* name) { return std::getenv(name); }, overrides);
 }

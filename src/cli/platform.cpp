@@ -314,9 +314,10 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_exchange_routes(router, *platform->exchange, *platform->subscriptions, *platform->directory,
                            platform->metrics);
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
-  api::add_services_routes(router, *platform->applications, *platform->directory);
+  api::add_services_routes(router, *platform->applications, *platform->directory, public_url);
   api::add_notification_routes(router, *platform->inbox);
   api::add_license_routes(router, *platform->licenses, *platform->directory, public_url);
+  api::add_web_routes(router, configured.web_dir);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));
   router.set_policy(&platform->directory->policy());
   // Every route must name a permission that exists: a typo would otherwise lock everyone out,

@@ -33,6 +33,9 @@ const std::vector<Entry>& entries() {
        [](Settings& s) -> void* { return &s.data_dir; }},
       {"config_dir", "ONEWINDOW_CONFIG_DIR", Type::text, "directory of calendars, divisions and other configuration data",
        [](Settings& s) -> void* { return &s.config_dir; }},
+      {"web_dir", "ONEWINDOW_WEB_DIR", Type::text,
+       "directory of the built web UI (web/dist), served at /; empty serves the API only",
+       [](Settings& s) -> void* { return &s.web_dir; }},
       {"database.url", "ONEWINDOW_DATABASE_URL", Type::text,
        "\"sqlite\" (data_dir/onewindow.db), \"sqlite:FILE\" or postgresql://user@host:port/db",
        [](Settings& s) -> void* { return &s.database.url; }},
@@ -76,6 +79,7 @@ const std::vector<Entry>& entries() {
 std::string default_text(const Entry& entry) {
   Settings defaults;
   defaults.config_dir = build_info::default_config_dir;
+  defaults.web_dir = build_info::default_web_dir;
   void* field = entry.field(defaults);
   switch (entry.type) {
     case Type::text: return *static_cast<std::string*>(field);
@@ -122,7 +126,7 @@ Status apply_file(const std::filesystem::path& file, Settings& settings) {
   if (!document.ok()) return document.take_error();
   const std::string name = file.string();
   if (document->IsNull()) return ok_status();  // an empty file sets nothing
-  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "public_url", "data_dir", "config_dir", "database", "http", "log", "security", "node"}));
+  ONEWINDOW_TRY(check_known_keys(*document, name, "", {"listen", "public_url", "data_dir", "config_dir", "web_dir", "database", "http", "log", "security", "node"}));
   std::map<std::string, std::vector<std::string_view>> known_by_section;
   for (const Entry& entry : entries()) {
     std::string_view key = entry.key;
@@ -177,6 +181,7 @@ Result<Settings> load_settings(const std::optional<std::filesystem::path>& file,
                                const FlagOverrides& flags) {
   Settings settings;
   settings.config_dir = build_info::default_config_dir;
+  settings.web_dir = build_info::default_web_dir;
   if (file) ONEWINDOW_TRY(apply_file(*file, settings));
   for (const Entry& entry : entries()) {
     const char* value = environment(entry.environment_variable);

@@ -672,6 +672,20 @@ Result<Application> Applications::of_applicant(std::string_view id, const Applic
   return database_.read_value<Application>([&](store::Session& session) { return load_of(session, id, applicant); });
 }
 
+Result<std::string> Applications::license_pdf(std::string_view id, const Applicant& applicant, std::string_view identifier,
+                                              std::string_view public_url) const {
+  auto application = of_applicant(id, applicant);
+  if (!application.ok()) return application.take_error();
+  for (const auto& issued : application->licenses) {
+    if (issued.value("identifier", "") != identifier) continue;
+    if (!options_.licenses) break;
+    // The issuing department may print every license it signed; the applicant asks through it.
+    return options_.licenses->pdf(identifier, license::Viewer{"", "", issued.value("department", "")}, public_url);
+  }
+  return Error(ErrorKind::not_found, "services.license_not_issued",
+               "application " + std::string(id) + " issued no license " + std::string(identifier), {{"field", "identifier"}});
+}
+
 // The applications a condition finds, at most 1,000, in one read transaction.
 static Result<std::vector<Application>> applications_where(store::Database& database, const std::string& condition,
                                                            const store::Parameters& parameters) {

@@ -301,6 +301,11 @@ class Applications {
   // The applicant's view of progress: the open tasks (department, step, since, due), the
   // expected completion date and the history of the application.
   Result<nlohmann::json> progress(std::string_view id, const Applicant& applicant) const;
+  // The printable (PDF) of a license the application issued, for its applicant: the parent who
+  // applied keeps the newborn's papers, the founder the new enterprise's, though neither is the
+  // license's holder. services.license_not_issued when the application did not issue it.
+  Result<std::string> license_pdf(std::string_view id, const Applicant& applicant, std::string_view identifier,
+                                  std::string_view public_url) const;
 
   // decision: "accept", "reject" (reason required) or "accept_with_missing" (missing names
   // non-key materials not yet given).
