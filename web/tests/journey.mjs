@@ -332,7 +332,8 @@ async function stubbedDashboard(page, id) {
   await page.keyboard.press('Escape');
   await page.locator('[data-test=supervision-history]').waitFor({ state: 'hidden' });
   await page.getByRole('tab', { name: '办件统计' }).click();
-  await page.locator('[data-test=chart-bar] canvas').waitFor();
+  await page.locator('[data-test=chart-bar][data-drawn=true] canvas').waitFor();
+  await page.locator('[data-test=chart-pie][data-drawn=true] canvas').waitFor();
   await page.locator('[data-test=metrics-table]').getByText('公安局').waitFor();
   await page.screenshot({ path: join(page.screenshotDirectory, '12-supervision-charts-stubbed.png'), animations: 'disabled' });
   await page.unroute('**/api/v1/supervision/**');
