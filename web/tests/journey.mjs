@@ -114,7 +114,11 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     page.on('pageerror', (error) => scriptErrors.push(error.message));
     return page;
   };
-  const shot = (page, name) => page.screenshot({ path: join(screenshots, `${name}.png`), animations: 'disabled' });
+  // A screenshot of the top of the page, or of where the page is scrolled to (keepScroll).
+  const shot = async (page, name, keepScroll = false) => {
+    if (!keepScroll) await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(screenshots, `${name}.png`), animations: 'disabled' });
+  };
   const login = async (page, username) => {
     await page.goto('/login');
     await page.fill(control('username'), username);
@@ -169,7 +173,8 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await citizen.setInputFiles('[data-test=file-photo]', { name: '照片.png', mimeType: 'image/png', buffer: pngFile });
     await citizen.locator('[data-test=uploaded-photo]').waitFor();
     await citizen.locator('[data-test=material-photo] .el-progress').waitFor();
-    await shot(citizen, '03-apply-materials');
+    await citizen.locator('[data-test=material-birth_record]').scrollIntoViewIfNeeded();
+    await shot(citizen, '03-apply-materials', true);
     await citizen.click('[data-test=submit]');
     await citizen.waitForURL(new RegExp(`/applications/${id}$`));
     await citizen.locator('[data-test=state]', { hasText: '待受理' }).waitFor();
@@ -203,7 +208,8 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await police.locator('[data-test=outcome-correction]').click();
     await police.locator('[data-test=missing-parents_ids]').click();
     await police.fill(control('reason'), '请补充父母双方身份证件');
-    await shot(police, '06-official-correction');
+    await police.locator('[data-test=decision]').scrollIntoViewIfNeeded();
+    await shot(police, '06-official-correction', true);
     await police.click('[data-test=decide]');
     await police.locator('[data-test=decided]').waitFor();
     await expectNoError(police);
@@ -216,7 +222,8 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await correction.getByText('请补充父母双方身份证件').waitFor();
     await citizen.setInputFiles('[data-test=file-parents_ids]', { name: '身份证.pdf', mimeType: 'application/pdf', buffer: pdfFile });
     await citizen.locator('[data-test=uploaded-parents_ids]').waitFor();
-    await shot(citizen, '07-citizen-correction');
+    await correction.scrollIntoViewIfNeeded();
+    await shot(citizen, '07-citizen-correction', true);
     await citizen.click('[data-test=correction-supplied]');
     await citizen.locator('[data-test=state]', { hasText: '办理中' }).waitFor();
     const holding = await citizen.locator('[data-test=holding]').innerText();
@@ -262,7 +269,7 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await citizen.click('[data-test=rate-submit]');
     await citizen.locator('[data-test=rated]').waitFor();
     await citizen.locator('[data-test=licenses]').scrollIntoViewIfNeeded();
-    await shot(citizen, '09-citizen-licenses');
+    await shot(citizen, '09-citizen-licenses', true);
   });
 
   await step(`${viewportName}: the citizen sees who read their data`, async () => {
