@@ -48,6 +48,7 @@ const zh = {
     },
     levels: { '5': '非常满意', '4': '满意', '3': '基本满意', '2': '不满意', '1': '非常不满意' }, missing: '需补正：{what}',
   },
+  outcomes: { accept: '受理', reject: '不予受理', accept_with_missing: '容缺受理', approve: '准予', refuse: '不予许可', correction: '要求补正' },
   licenses: { title: '我的证照', holder: '持证人', issuer: '发证机关', number: '证照编号', status: '状态', valid: '有效', revoked: '已撤销' },
   reads: { title: '我的数据被谁查看', who: '查看部门', purpose: '用途', fields: '数据项', grant: '授权', note: '每次查看都经授权并记入透明日志' },
   inbox: {
@@ -118,6 +119,7 @@ const en: Messages = {
     },
     levels: { '5': 'Very satisfied', '4': 'Satisfied', '3': 'Acceptable', '2': 'Dissatisfied', '1': 'Very dissatisfied' }, missing: 'Missing: {what}',
   },
+  outcomes: { accept: 'accepted', reject: 'rejected', accept_with_missing: 'accepted with material owed', approve: 'approved', refuse: 'refused', correction: 'correction requested' },
   licenses: { title: 'My licenses', holder: 'Holder', issuer: 'Issued by', number: 'Number', status: 'Status', valid: 'Valid', revoked: 'Revoked' },
   reads: { title: 'Who read my data', who: 'Department', purpose: 'Purpose', fields: 'Items', grant: 'Grant', note: 'Every read goes through a grant and is recorded in the transparency log' },
   inbox: {

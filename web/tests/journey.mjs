@@ -136,8 +136,25 @@ async function run(browser, base, secrets, viewportName, screenshots) {
   let id = '';
   const citizen = await newPage();
 
-  await step(`${viewportName}: the citizen logs in and finds the newborn pack`, async () => {
-    await login(citizen, 'citizen');
+  await step(`${viewportName}: a wrong password is told in plain words; the citizen logs in with the keyboard only`, async () => {
+    await citizen.goto('/login');
+    await citizen.focus(control('username'));
+    await citizen.keyboard.type('citizen');
+    await citizen.keyboard.press('Tab');
+    await citizen.keyboard.type('not the password');
+    await citizen.keyboard.press('Enter');
+    const error = citizen.locator('[data-test=error]');
+    await error.waitFor();
+    if (!(await error.innerText()).includes('用户名、密码或动态口令不正确')) throw new Error(`the login error reads "${await error.innerText()}"`);
+    await citizen.focus(control('password'));
+    await citizen.keyboard.press('ControlOrMeta+A');
+    await citizen.keyboard.type(password);
+    await citizen.keyboard.press('Enter');
+    await citizen.waitForURL((url) => !url.pathname.startsWith('/login'));
+    await citizen.locator('[data-test=logout]').waitFor();
+  });
+
+  await step(`${viewportName}: the citizen finds the newborn pack`, async () => {
     await citizen.goto('/services');
     await citizen.fill(control('service-search'), '出生');
     await citizen.click('[data-test=service-search-button]');
