@@ -70,6 +70,10 @@ class Applications;
 namespace notification {
 class Inbox;
 }
+namespace supervision {
+class Supervision;
+class Reports;
+}
 }  // namespace onewindow
 
 namespace onewindow::api {
@@ -292,6 +296,9 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::S
 // at <public_url>/api/v1/licenses/<identifier>/verify).
 void add_services_routes(Router& router, services::Applications& applications, identity::Directory& directory,
                          std::string public_url);
+// Electronic supervision: warnings, anomaly cases, metrics (JSON, CSV, Excel) and an
+// application's full history with the inclusion proof of each act.
+void add_supervision_routes(Router& router, supervision::Supervision& supervision, supervision::Reports& reports);
 // Every account's inbox of notices.
 void add_notification_routes(Router& router, notification::Inbox& inbox);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.

@@ -16,6 +16,7 @@
 #include "license/license.h"
 #include "registry/registry.h"
 #include "services/services.h"
+#include "supervision/supervision.h"
 #include "workflow/workflow.h"
 #include "base/calendar.h"
 #include "base/clock.h"
@@ -117,6 +118,8 @@ struct Platform {
   std::optional<services::ServiceCatalog> service_catalog;
   std::unique_ptr<notification::Inbox> inbox;
   std::unique_ptr<services::Applications> applications;
+  std::unique_ptr<supervision::Supervision> supervision;  // its worker stops before what it uses goes
+  std::unique_ptr<supervision::Reports> reports;
   // Secrets of relying parties registered from config/oidc_clients.yaml at this start, shown
   // once (client id, secret).
   std::vector<std::pair<std::string, std::string>> new_client_secrets;

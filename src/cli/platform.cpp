@@ -103,6 +103,7 @@ Status deploy_processes(workflow::Engine& engine, const std::filesystem::path& d
 }  // namespace
 
 Platform::~Platform() {
+  if (supervision) supervision->stop();
   if (workflow) workflow->stop_timers();
   if (subscriptions) subscriptions->stop_delivery();
   if (transparency_log) transparency_log->stop_signing();
@@ -115,7 +116,7 @@ std::vector<store::Migration> all_migrations() {
                         registry::Registries::migrations(), catalog::Catalog::migrations(), catalog::Exchange::migrations(),
                         catalog::Subscriptions::migrations(), notification::Inbox::migrations(),
                         services::Applications::migrations(), workflow::Engine::migrations(),
-                        license::Licenses::migrations()}) {
+                        license::Licenses::migrations(), supervision::Supervision::migrations()}) {
     migrations.insert(migrations.end(), module.begin(), module.end());
   }
   return migrations;
@@ -296,6 +297,52 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   platform->inbox = std::make_unique<notification::Inbox>(*platform->database, platform->clock);
   platform->applications->add_channel(*platform->inbox);
 
+  // Electronic supervision: the clock worker and the anomaly rules, told through the inbox.
+  supervision::Configuration supervision_configuration;
+  if (std::filesystem::exists(config_dir / "supervision" / "supervision.yaml")) {
+    auto loaded = supervision::Configuration::load(config_dir / "supervision" / "supervision.yaml");
+    if (!loaded.ok()) return loaded.take_error();
+    supervision_configuration = std::move(loaded).value();
+  }
+  std::map<std::string, supervision::ProcessOwner> owners;
+  for (const auto& service : platform->service_catalog->all()) {
+    owners[service.process] = {service.code, service.competent_department, service.implementing_departments};
+  }
+  identity::Directory& directory = *platform->directory;
+  supervision::Recipients recipients;
+  recipients.of_department = [&directory](const std::string& key) -> Result<std::vector<std::string>> {
+    auto department = directory.department_by_key(key);
+    if (!department.ok()) return std::vector<std::string>{};
+    auto accounts = directory.accounts_of_department(department->id);
+    if (!accounts.ok()) return accounts.take_error();
+    std::vector<std::string> ids;
+    for (const auto& account : *accounts) {
+      if (!account.disabled) ids.push_back(account.id);
+    }
+    return ids;
+  };
+  recipients.supervisors = [&directory]() -> Result<std::vector<std::string>> {
+    auto accounts = directory.accounts_of_kind(identity::AccountKind::supervisor);
+    if (!accounts.ok()) return accounts.take_error();
+    std::vector<std::string> ids;
+    for (const auto& account : *accounts) {
+      if (!account.disabled) ids.push_back(account.id);
+    }
+    return ids;
+  };
+  platform->supervision = std::make_unique<supervision::Supervision>(
+      *platform->database, *platform->transparency_log, *platform->workflow, *platform->calendar, platform->clock,
+      supervision_configuration, std::move(owners), std::move(recipients), platform->applications.get());
+  platform->supervision->add_channel(*platform->inbox);
+  std::map<std::string, std::string> department_names;
+  for (const auto& department : platform->directory_configuration->departments) {
+    department_names[department.key] = department.name;
+  }
+  platform->reports = std::make_unique<supervision::Reports>(*platform->applications, *platform->workflow,
+                                                             *platform->transparency_log, *platform->calendar,
+                                                             platform->clock, std::move(department_names));
+  if (background_work) platform->supervision->start();
+
   platform->system.database = platform->database.get();
   platform->system.metrics = &platform->metrics;
   platform->system.version = build_info::version;
@@ -316,6 +363,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   api::add_services_routes(router, *platform->applications, *platform->directory, public_url);
   api::add_notification_routes(router, *platform->inbox);
+  api::add_supervision_routes(router, *platform->supervision, *platform->reports);
   api::add_license_routes(router, *platform->licenses, *platform->directory, public_url);
   api::add_web_routes(router, configured.web_dir);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));

@@ -344,12 +344,14 @@ Result<Account> Directory::account_by_username(std::string_view username) const 
   });
 }
 
-Result<std::vector<Account>> Directory::accounts_of_department(std::string_view department_id) const {
-  std::string wanted(department_id);
-  return database_.read_value<std::vector<Account>>([&](store::Session& session) -> Result<std::vector<Account>> {
-    auto rows = session.query("SELECT " + std::string(account_columns) +
-                                  " FROM account WHERE department_id = $1 ORDER BY username",
-                              {wanted});
+namespace {
+
+Result<std::vector<Account>> accounts_where(store::Database& database, const std::string& condition,
+                                            const store::Parameters& parameters) {
+  return database.read_value<std::vector<Account>>([&](store::Session& session) -> Result<std::vector<Account>> {
+    auto rows = session.query("SELECT " + std::string(account_columns) + " FROM account WHERE " + condition +
+                                  " ORDER BY username",
+                              parameters);
     if (!rows.ok()) return rows.take_error();
     std::vector<Account> accounts;
     for (const store::Row& row : *rows) {
@@ -359,6 +361,16 @@ Result<std::vector<Account>> Directory::accounts_of_department(std::string_view 
     }
     return accounts;
   });
+}
+
+}  // namespace
+
+Result<std::vector<Account>> Directory::accounts_of_department(std::string_view department_id) const {
+  return accounts_where(database_, "department_id = $1", {std::string(department_id)});
+}
+
+Result<std::vector<Account>> Directory::accounts_of_kind(AccountKind kind) const {
+  return accounts_where(database_, "kind = $1", {std::string(kind_name(kind))});
 }
 
 Status Directory::set_roles(std::string_view account_id, const std::vector<std::string>& roles, const Principal& by) {

@@ -208,6 +208,8 @@ class Directory {
   Result<Account> account(std::string_view id) const;
   Result<Account> account_by_username(std::string_view username) const;
   Result<std::vector<Account>> accounts_of_department(std::string_view department_id) const;
+  // Every account of the kind (the supervisors, to tell them of warnings), by username.
+  Result<std::vector<Account>> accounts_of_kind(AccountKind kind) const;
   Status set_roles(std::string_view account_id, const std::vector<std::string>& roles, const Principal& by);
 
   // Checks the password (and the TOTP code where required), counts failures toward lockout and

@@ -687,10 +687,13 @@ Result<std::string> Applications::license_pdf(std::string_view id, const Applica
 }
 
 // The applications a condition finds, at most 1,000, in one read transaction.
+// At most `limit` applications; all of them when limit is 0.
 static Result<std::vector<Application>> applications_where(store::Database& database, const std::string& condition,
-                                                           const store::Parameters& parameters) {
+                                                           const store::Parameters& parameters, int limit = 1000) {
   return database.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {
-    auto rows = session.query(std::string(application_columns) + " " + condition + " LIMIT 1000", parameters);
+    std::string sql = std::string(application_columns) + " " + condition;
+    if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+    auto rows = session.query(sql, parameters);
     if (!rows.ok()) return rows.take_error();
     std::vector<Application> list;
     for (const auto& row : *rows) list.push_back(application_from(nlohmann::json::parse(row.text(0))));
@@ -764,31 +767,53 @@ Result<nlohmann::json> Applications::progress(std::string_view id, const Applica
                          {"due_at", task.due_at}});
     }
   }
-  auto events = database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    auto rows = session.query(
-        "SELECT sequence, at, department, action, details, log_index FROM service_event WHERE application_id = $1 "
-        "ORDER BY sequence",
-        {application->id});
-    if (!rows.ok()) return rows.take_error();
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& row : *rows) {
-      list.push_back({{"sequence", row.integer(0)},
-                      {"at", row.text(1)},
-                      {"department", row.text(2)},
-                      {"action", row.text(3)},
-                      {"details", nlohmann::json::parse(row.text(4))},
-                      {"log_index", row.integer(5)}});
-    }
-    return list;
-  });
+  auto events = this->events(application->id);
   if (!events.ok()) return events.take_error();
+  nlohmann::json history = nlohmann::json::array();
+  for (const ApplicationEvent& event : *events) {
+    // The applicant sees which department acted, not which official.
+    nlohmann::json item = event.to_json();
+    item.erase("actor");
+    history.push_back(std::move(item));
+  }
   return nlohmann::json{{"id", application->id},
                         {"state", application->state},
                         {"expected_completion", application->due_on},
                         {"missing", application->missing},
                         {"reason", application->reason},
                         {"tasks", holding},
-                        {"history", *events}};
+                        {"history", history}};
+}
+
+nlohmann::json ApplicationEvent::to_json() const {
+  return {{"sequence", sequence}, {"at", at},           {"actor", actor},          {"department", department},
+          {"action", action},     {"details", details}, {"log_index", log_index}};
+}
+
+Result<Application> Applications::find(std::string_view id) const {
+  return database_.read_value<Application>([&](store::Session& session) { return load(session, id); });
+}
+
+Result<std::vector<ApplicationEvent>> Applications::events(std::string_view id) const {
+  return database_.read_value<std::vector<ApplicationEvent>>([&](store::Session& session) -> Result<std::vector<ApplicationEvent>> {
+    auto rows = session.query(
+        "SELECT sequence, at, actor, department, action, details, log_index FROM service_event WHERE application_id = $1 "
+        "ORDER BY sequence",
+        {std::string(id)});
+    if (!rows.ok()) return rows.take_error();
+    std::vector<ApplicationEvent> list;
+    for (const auto& row : *rows) {
+      list.push_back({row.integer(0), row.text(1), row.text(2), row.text(3), row.text(4),
+                      nlohmann::json::parse(row.text(5)), row.integer(6)});
+    }
+    return list;
+  });
+}
+
+Result<std::vector<Application>> Applications::submitted_between(Date from, Date to) const {
+  return applications_where(database_, "WHERE submitted_at >= $1 AND submitted_at < $2 ORDER BY submitted_at, id",
+                            {format_timestamp(local_day_start(from)), format_timestamp(local_day_start(to.plus_days(1)))},
+                            0);
 }
 
 Result<Application> Applications::intake(std::string_view id, std::string_view decision, std::string_view reason,

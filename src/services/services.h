@@ -242,6 +242,19 @@ struct Application {
   void replace_material(Material given);
 };
 
+// One act on an application as the services keep it: draft, attach, submit, intake, decide,
+// correction_supplied, rate.
+struct ApplicationEvent {
+  std::int64_t sequence = 0;
+  std::string at;
+  std::string actor;       // the account
+  std::string department;  // the official's department; empty for the applicant's acts
+  std::string action;
+  nlohmann::json details;  // intake: decision, missing; decide: outcome, task, step
+  std::int64_t log_index = 0;
+  nlohmann::json to_json() const;
+};
+
 // A department's decision on its task.
 struct Decision {
   std::string task_id;
@@ -318,6 +331,13 @@ class Applications {
   // with a comment (required for 1 and 2). A bad rating (1 or 2) starts the process
   // rating_follow_up for the service's competent department: a call back, then the fix.
   Result<Application> rate(std::string_view id, const Applicant& applicant, int level, std::string_view comment);
+
+  // For supervision, which sees every application whole (the caller checks the permission).
+  Result<Application> find(std::string_view id) const;
+  Result<std::vector<ApplicationEvent>> events(std::string_view id) const;
+  // Applications submitted on the local days from..to (both included), drafts not counted,
+  // oldest first.
+  Result<std::vector<Application>> submitted_between(Date from, Date to) const;
 
   // The bytes of an uploaded material, for the applicant or an official who may see it.
   Result<MaterialFile> material_content(std::string_view id, std::string_view material, const Applicant* applicant,

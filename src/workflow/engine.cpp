@@ -95,17 +95,23 @@ constexpr const char* schema_v1 = R"(
       PRIMARY KEY (instance_id, sequence));
 )";
 
+// The limit a deadline was set from: supervision counts the working days used against it.
+constexpr const char* schema_v2 = R"(
+    ALTER TABLE workflow_instance ADD COLUMN working_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE workflow_task ADD COLUMN working_days INTEGER NOT NULL DEFAULT 0;
+)";
+
 constexpr const char* select_instance = "SELECT state, revision FROM workflow_instance WHERE id = $1";
 constexpr const char* insert_instance =
     "INSERT INTO workflow_instance (id, deployment, process_id, business_key, status, started_by, started_at, ended_at, "
-    "due_at, revision, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)";
+    "due_at, revision, state, working_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)";
 constexpr const char* update_instance =
     "UPDATE workflow_instance SET status = $1, ended_at = $2, due_at = $3, revision = revision + 1, state = $4 "
     "WHERE id = $5 AND revision = $6";
 constexpr const char* upsert_task =
     "INSERT INTO workflow_task (id, instance_id, node_id, name, candidate_department, candidate_role, assignee, owner, "
-    "delegation, status, loop_index, created_at, due_at, claimed_at, ended_at, ended_by, outcome, comment) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+    "delegation, status, loop_index, created_at, due_at, claimed_at, ended_at, ended_by, outcome, comment, working_days) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
     "ON CONFLICT (id) DO UPDATE SET candidate_department = excluded.candidate_department, assignee = excluded.assignee, "
     "owner = excluded.owner, delegation = excluded.delegation, status = excluded.status, due_at = excluded.due_at, "
     "claimed_at = excluded.claimed_at, ended_at = excluded.ended_at, ended_by = excluded.ended_by, "
@@ -119,7 +125,7 @@ constexpr const char* insert_step =
     "INSERT INTO workflow_step (instance_id, sequence, at, actor, action, trace, log_index) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 constexpr const char* task_columns =
     "SELECT id, instance_id, node_id, name, candidate_department, candidate_role, assignee, owner, delegation, status, "
-    "loop_index, created_at, due_at, claimed_at, ended_at, ended_by, outcome, comment FROM workflow_task";
+    "loop_index, created_at, due_at, claimed_at, ended_at, ended_by, outcome, comment, working_days FROM workflow_task";
 constexpr const char* deployment_columns =
     "SELECT id, name, version, digest, processes, deployed_at, deployed_by FROM workflow_deployment";
 
@@ -150,6 +156,7 @@ TaskView task_from(const store::Row& row) {
   task.ended_by = row.text(15);
   task.outcome = row.text(16);
   task.comment = row.text(17);
+  task.working_days = static_cast<int>(row.integer(18));
   return task;
 }
 
@@ -176,6 +183,7 @@ InstanceView view_of(const InstanceState& state) {
   view.started_at = format_timestamp(state.started_at);
   if (state.ended_at) view.ended_at = format_timestamp(*state.ended_at);
   if (state.due_at) view.due_at = format_timestamp(*state.due_at);
+  view.working_days = state.working_days;
   if (state.suspended_at) view.suspended_at = format_timestamp(*state.suspended_at);
   view.variables = state.variables;
   view.active_nodes = state.active_nodes();
@@ -205,7 +213,8 @@ store::Parameters task_parameters(const TaskState& task, const std::string& inst
           optional_value(task.ended_at),
           task.ended_by,
           task.outcome,
-          task.comment};
+          task.comment,
+          static_cast<std::int64_t>(task.working_days)};
 }
 
 // The newest deployment holding the process, or nullopt when none does.
@@ -262,7 +271,8 @@ nlohmann::json TaskView::to_json() const {
           {"ended_at", optional(ended_at)},
           {"ended_by", optional(ended_by)},
           {"outcome", optional(outcome)},
-          {"comment", optional(comment)}};
+          {"comment", optional(comment)},
+          {"working_days", working_days}};
 }
 
 nlohmann::json InstanceView::to_json() const {
@@ -276,6 +286,7 @@ nlohmann::json InstanceView::to_json() const {
           {"started_at", started_at},
           {"ended_at", optional(ended_at)},
           {"due_at", optional(due_at)},
+          {"working_days", working_days},
           {"suspended_at", optional(suspended_at)},
           {"variables", variables},
           {"active_nodes", active_nodes}};
@@ -330,7 +341,8 @@ Engine::Engine(store::Database& database, audit::TransparencyLog& log, const Wor
 Engine::~Engine() { stop_timers(); }
 
 std::vector<store::Migration> Engine::migrations() {
-  return {{"workflow", 1, "deployments, instances, tasks, timers and steps", schema_v1, ""}};
+  return {{"workflow", 1, "deployments, instances, tasks, timers and steps", schema_v1, ""},
+          {"workflow", 2, "the working-day limit of each instance and task, for supervision", schema_v2, ""}};
 }
 
 void Engine::register_hook(std::string name, Hook hook) { hooks_[std::move(name)] = std::move(hook); }
@@ -460,7 +472,8 @@ struct StepWriter {
                                  {after.id, after.deployment, after.process,
                                   after.business_key.empty() ? store::Value() : store::Value(after.business_key),
                                   after.status, after.started_by, format_timestamp(after.started_at),
-                                  optional_value(after.ended_at), optional_value(after.due_at), state_text})
+                                  optional_value(after.ended_at), optional_value(after.due_at), state_text,
+                                  static_cast<std::int64_t>(after.working_days)})
                         .status());
     } else {
       auto updated = session.execute(update_instance, {after.status, optional_value(after.ended_at),
@@ -573,6 +586,7 @@ Result<InstanceView> Engine::start_in(store::Session& session, const StartReques
       auto due = due_at(TimerDuration{"", limit}, now, calendar_);
       if (!due.ok()) return due.take_error();
       state.due_at = *due;
+      state.working_days = limit;
     }
     InstanceState before = state;
     detail::Environment environment = environment_for(session, id);
@@ -686,6 +700,53 @@ Result<std::vector<StepView>> Engine::history(std::string_view instance_id) cons
                        nlohmann::json::parse(row.text(4)).get<std::vector<std::string>>(), row.integer(5)});
     }
     return steps;
+  });
+}
+
+Status Engine::deadlines(const std::function<Status(const Deadline&)>& each) const {
+  return database_.read([&](store::Session& session) -> Status {
+    Status failed;
+    auto stop_on = [&](Status status) {
+      if (status.ok()) return true;
+      failed = std::move(status);
+      return false;
+    };
+    ONEWINDOW_TRY(session.query_each(
+        "SELECT id, business_key, process_id, started_at, due_at, working_days FROM workflow_instance "
+        "WHERE status = 'running' AND due_at IS NOT NULL",
+        {}, [&](const store::Row& row) {
+          Deadline deadline;
+          deadline.kind = "instance";
+          deadline.id = row.text(0);
+          deadline.instance_id = deadline.id;
+          deadline.business_key = optional_text(row, 1);
+          deadline.process_id = row.text(2);
+          deadline.started_at = row.text(3);
+          deadline.due_at = row.text(4);
+          deadline.working_days = static_cast<int>(row.integer(5));
+          return stop_on(each(deadline));
+        }));
+    ONEWINDOW_TRY(failed);
+    ONEWINDOW_TRY(session.query_each(
+        "SELECT t.id, t.instance_id, i.business_key, i.process_id, t.node_id, t.candidate_department, t.assignee, "
+        "t.created_at, t.due_at, t.working_days FROM workflow_task t JOIN workflow_instance i ON i.id = t.instance_id "
+        "WHERE t.status IN ('open', 'waiting') AND t.due_at IS NOT NULL AND i.status = 'running'",
+        {}, [&](const store::Row& row) {
+          Deadline deadline;
+          deadline.kind = "task";
+          deadline.id = row.text(0);
+          deadline.instance_id = row.text(1);
+          deadline.business_key = optional_text(row, 2);
+          deadline.process_id = row.text(3);
+          deadline.node_id = row.text(4);
+          deadline.department = row.text(5);
+          deadline.assignee = row.text(6);
+          deadline.started_at = row.text(7);
+          deadline.due_at = row.text(8);
+          deadline.working_days = static_cast<int>(row.integer(9));
+          return stop_on(each(deadline));
+        }));
+    return failed;
   });
 }
 

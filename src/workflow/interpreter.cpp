@@ -54,6 +54,7 @@ nlohmann::json InstanceState::to_json() const {
                          {"started_at", format_timestamp(started_at)},
                          {"ended_at", time_json(ended_at)},
                          {"due_at", time_json(due_at)},
+                         {"working_days", working_days},
                          {"suspended_at", time_json(suspended_at)},
                          {"acted", acted},
                          {"variables", variables},
@@ -101,6 +102,7 @@ nlohmann::json InstanceState::to_json() const {
                          {"loop_index", task.loop_index},
                          {"created_at", format_timestamp(task.created_at)},
                          {"due_at", time_json(task.due_at)},
+                         {"working_days", task.working_days},
                          {"claimed_at", time_json(task.claimed_at)},
                          {"reopens", task.reopens},
                          {"fixed_assignee", task.fixed_assignee},
@@ -136,6 +138,8 @@ Result<InstanceState> InstanceState::from_json(const nlohmann::json& json) {
       if (!time.ok()) return time.take_error();
       *field = *time;
     }
+    // States written before limits were kept have none.
+    state.working_days = json.value("working_days", 0);
     state.acted = json.at("acted").get<bool>();
     state.variables = json.at("variables");
     state.next_number = json.at("next_number").get<std::int64_t>();
@@ -188,6 +192,7 @@ Result<InstanceState> InstanceState::from_json(const nlohmann::json& json) {
       auto due = optional_time(item, "due_at");
       if (!due.ok()) return due.take_error();
       task.due_at = *due;
+      task.working_days = item.value("working_days", 0);
       auto claimed = optional_time(item, "claimed_at");
       if (!claimed.ok()) return claimed.take_error();
       task.claimed_at = *claimed;
@@ -686,6 +691,7 @@ Status Interpreter::open_task_for(std::int64_t token_id, const Node& node, const
     auto due_at = due(TimerDuration{"", node.working_days});
     if (!due_at.ok()) return due_at.take_error();
     task.due_at = *due_at;
+    task.working_days = node.working_days;
   }
   std::string line = "open " + node.id;
   if (task.loop_index >= 0) line += "[" + std::to_string(task.loop_index) + "]";

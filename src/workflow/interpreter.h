@@ -70,6 +70,7 @@ struct TaskState {
   int loop_index = -1;
   TimePoint created_at{};
   std::optional<TimePoint> due_at;
+  int working_days = 0;  // the limit due_at was set from, before any suspension moved it; 0: none
   std::optional<TimePoint> claimed_at;
   std::string reopens;  // a signer's task added before: the task that opens again after it
   bool fixed_assignee = false;  // only the assignee may act (onewindow:assignee, a signer)
@@ -98,6 +99,7 @@ struct InstanceState {
   TimePoint started_at{};
   std::optional<TimePoint> ended_at;
   std::optional<TimePoint> due_at;
+  int working_days = 0;  // the limit due_at was set from, before any suspension moved it; 0: none
   std::optional<TimePoint> suspended_at;
   bool acted = false;  // an official acted: the starter can no longer withdraw
   nlohmann::json variables = nlohmann::json::object();

@@ -290,6 +290,7 @@ struct TaskView {
   int loop_index = -1;     // which instance of a multi-instance activity; -1 for none
   std::string created_at;
   std::string due_at;      // empty when the task has no deadline
+  int working_days = 0;    // the limit due_at was set from (moved later by suspensions); 0: none
   std::string claimed_at;
   std::string ended_at;
   std::string ended_by;
@@ -310,6 +311,7 @@ struct InstanceView {
   std::string started_at;
   std::string ended_at;
   std::string due_at;        // the instance's deadline; empty when none
+  int working_days = 0;      // the limit due_at was set from (moved later by suspensions); 0: none
   std::string suspended_at;  // while suspended
   nlohmann::json variables = nlohmann::json::object();
   std::vector<std::string> active_nodes;  // where its tokens are, sorted
@@ -350,6 +352,22 @@ struct HookCall {
 };
 // Returns variables to set (a JSON object, possibly empty).
 using Hook = std::function<Result<nlohmann::json>(HookCall&)>;
+
+// A running clock, as supervision watches it: an instance running (not suspended) with a
+// deadline, or an open task of such an instance with a deadline of its own.
+struct Deadline {
+  std::string kind;  // "instance" or "task"
+  std::string id;    // the instance's or the task's
+  std::string instance_id;
+  std::string business_key;
+  std::string process_id;
+  std::string node_id;     // tasks only
+  std::string department;  // tasks: the candidate department
+  std::string assignee;    // tasks: who holds it, empty when nobody does
+  std::string started_at;  // the instance's start, the task's creation
+  std::string due_at;      // exclusive: the first instant past the deadline
+  int working_days = 0;    // the limit (0 for rows from before limits were kept)
+};
 
 struct TaskQuery {
   std::string instance_id;           // when not empty
@@ -440,6 +458,11 @@ class Engine {
   Result<InstanceView> suspend(store::Session& session, std::string_view instance_id, std::string_view reason,
                                const Actor& actor);
   Result<InstanceView> resume(store::Session& session, std::string_view instance_id, const Actor& actor);
+
+  // Calls `each` for every running clock (Deadline), instances first, in one read transaction
+  // (a consistent snapshot) without holding them all; `each` returning an error stops the walk
+  // with that error. For the supervision's pass over every case.
+  Status deadlines(const std::function<Status(const Deadline&)>& each) const;
 
   // Fires every timer due by the clock's time, each in its own step; returns how many fired.
   Result<int> fire_due_timers();

@@ -268,6 +268,11 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
                                          officials_.at("police"));
   EXPECT_EQ(not_theirs.status, 403) << not_theirs.body;
   EXPECT_EQ(body_of(not_theirs)["error"]["details"]["field"], "task_id");
+  // The generic workflow routes do not move an application's instance behind its back.
+  HttpResponse generic = http_request("POST", base_ + "/workflow/tasks/" + health_task + "/complete",
+                                      R"({"outcome":"approve"})", officials_.at("health"));
+  EXPECT_EQ(generic.status, 409) << generic.body;
+  EXPECT_EQ(body_of(generic)["error"]["code"], "workflow.application_instance");
   HttpResponse no_basis = decide(id, "medins", {{"outcome", "refuse"}, {"reason", "不符合参保条件"}});
   EXPECT_EQ(no_basis.status, 400);
   EXPECT_EQ(body_of(no_basis)["error"]["details"]["field"], "legal_basis");
