@@ -8,7 +8,7 @@ const zh = {
   nav: {
     services: '办事指南', applications: '我的办件', licenses: '我的证照', reads: '我的数据被谁查看', inbox: '待办任务',
     intake: '窗口受理', catalog: '资源目录与授权', supervision: '电子监察', console: '运维管理', login: '登录', logout: '退出',
-    menu: '菜单',
+    menu: '菜单', notices: '消息',
   },
   common: {
     loading: '加载中…', none: '暂无数据', search: '搜索', back: '返回', open: '查看', save: '保存', submit: '提交', cancel: '取消',
@@ -48,6 +48,7 @@ const zh = {
     },
     levels: { '5': '非常满意', '4': '满意', '3': '基本满意', '2': '不满意', '1': '非常不满意' }, missing: '需补正：{what}',
   },
+  notices: { title: '消息', markRead: '标为已读' },
   outcomes: { accept: '受理', reject: '不予受理', accept_with_missing: '容缺受理', approve: '准予', refuse: '不予许可', correction: '要求补正' },
   licenses: { title: '我的证照', holder: '持证人', issuer: '发证机关', number: '证照编号', status: '状态', valid: '有效', revoked: '已撤销' },
   reads: { title: '我的数据被谁查看', who: '查看部门', purpose: '用途', fields: '数据项', grant: '授权', note: '每次查看都经授权并记入透明日志' },
@@ -60,7 +61,7 @@ const zh = {
     correction: '要求补正', reason: '理由', legalBasis: '法律依据', missing: '需补正的材料或字段', done: '已提交决定', noTask: '本部门在此办件上没有待办任务',
   },
   intake: { title: '窗口受理', accept: '受理', reject: '不予受理', reason: '不予受理理由', applicant: '申请人', submittedAt: '提交时间', done: '已处理' },
-  catalog: { title: '资源目录与授权', resources: '政务信息资源', grants: '共享授权', name: '名称', shareType: '共享属性', provider: '提供部门', consumer: '使用部门', approve: '同意', deny: '拒绝', purpose: '用途' },
+  catalog: { title: '资源目录与授权', resources: '政务信息资源', grants: '共享授权', name: '名称', shareType: '共享属性', provider: '提供部门', consumer: '使用部门', approve: '同意', deny: '拒绝', purpose: '用途', request: '申请共享', expires: '有效期至' },
   supervision: {
     title: '电子监察', metrics: '办件统计', by: '维度', byDepartment: '按部门', byService: '按事项', byOfficial: '按人员', from: '起', to: '止',
     received: '收件', accepted: '受理', completed: '办结', onTime: '按时办结', overdue: '超期', refused: '不予许可', corrections: '补正',
@@ -79,7 +80,7 @@ const en: Messages = {
   nav: {
     services: 'Services', applications: 'My applications', licenses: 'My licenses', reads: 'Who read my data', inbox: 'Tasks',
     intake: 'Window intake', catalog: 'Catalog and grants', supervision: 'Supervision', console: 'Operations', login: 'Log in', logout: 'Log out',
-    menu: 'Menu',
+    menu: 'Menu', notices: 'Notices',
   },
   common: {
     loading: 'Loading…', none: 'Nothing here', search: 'Search', back: 'Back', open: 'Open', save: 'Save', submit: 'Submit', cancel: 'Cancel',
@@ -119,6 +120,7 @@ const en: Messages = {
     },
     levels: { '5': 'Very satisfied', '4': 'Satisfied', '3': 'Acceptable', '2': 'Dissatisfied', '1': 'Very dissatisfied' }, missing: 'Missing: {what}',
   },
+  notices: { title: 'Notices', markRead: 'Mark read' },
   outcomes: { accept: 'accepted', reject: 'rejected', accept_with_missing: 'accepted with material owed', approve: 'approved', refuse: 'refused', correction: 'correction requested' },
   licenses: { title: 'My licenses', holder: 'Holder', issuer: 'Issued by', number: 'Number', status: 'Status', valid: 'Valid', revoked: 'Revoked' },
   reads: { title: 'Who read my data', who: 'Department', purpose: 'Purpose', fields: 'Items', grant: 'Grant', note: 'Every read goes through a grant and is recorded in the transparency log' },
@@ -132,7 +134,7 @@ const en: Messages = {
     done: 'Decision recorded', noTask: 'The department has no open task on this application',
   },
   intake: { title: 'Window intake', accept: 'Accept', reject: 'Reject', reason: 'Reason for rejecting', applicant: 'Applicant', submittedAt: 'Submitted', done: 'Done' },
-  catalog: { title: 'Catalog and grants', resources: 'Information resources', grants: 'Grants', name: 'Name', shareType: 'Share type', provider: 'Provider', consumer: 'Consumer', approve: 'Approve', deny: 'Deny', purpose: 'Purpose' },
+  catalog: { title: 'Catalog and grants', resources: 'Information resources', grants: 'Grants', name: 'Name', shareType: 'Share type', provider: 'Provider', consumer: 'Consumer', approve: 'Approve', deny: 'Deny', purpose: 'Purpose', request: 'Ask for data', expires: 'Until' },
   supervision: {
     title: 'Supervision', metrics: 'Figures', by: 'By', byDepartment: 'Department', byService: 'Service', byOfficial: 'Official', from: 'From', to: 'To',
     received: 'Received', accepted: 'Accepted', completed: 'Completed', onTime: 'On time', overdue: 'Overdue', refused: 'Refused', corrections: 'Corrections',

@@ -11,6 +11,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/applications/:id/edit', component: () => import('./views/portal/ApplyView.vue'), props: true, meta: { kinds: ['citizen', 'enterprise_user'] } },
   { path: '/applications/:id', component: () => import('./views/portal/ApplicationView.vue'), props: true, meta: { kinds: ['citizen', 'enterprise_user'] } },
   { path: '/licenses', component: () => import('./views/portal/LicensesView.vue'), meta: { kinds: ['citizen', 'enterprise_user'] } },
+  { path: '/notifications', component: () => import('./views/NotificationsView.vue'), meta: { kinds: ['citizen', 'enterprise_user', 'official', 'supervisor', 'operator'] } },
   { path: '/data-reads', component: () => import('./views/portal/DataReadsView.vue'), meta: { kinds: ['citizen', 'enterprise_user'] } },
   { path: '/workbench', component: () => import('./views/workbench/InboxView.vue'), meta: { kinds: ['official'] } },
   { path: '/workbench/applications/:id', component: () => import('./views/workbench/ReviewView.vue'), props: true, meta: { kinds: ['official'] } },

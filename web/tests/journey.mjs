@@ -109,7 +109,6 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     context.setDefaultTimeout(timeout);
     contexts.push(context);
     const page = await context.newPage();
-    page.screenshotDirectory = screenshots;
     // A script error on any page fails the step it happened in.
     page.on('pageerror', (error) => scriptErrors.push(error.message));
     return page;
@@ -295,73 +294,40 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await shot(citizen, '10-data-reads');
   });
 
-  await step(`${viewportName}: a supervisor finds the application on the dashboard`, async () => {
+  await step(`${viewportName}: a supervisor finds the application on the dashboard, its every act and the figures`, async () => {
     const supervisor = await newPage();
     await login(supervisor, 'supervisor');
-    // The supervision routes come from another branch; without them the page must say so plainly.
-    const probe = await supervisor.request.get(`/api/v1/supervision/applications?q=${id}`);
     await supervisor.goto('/supervision');
-    if (probe.status() === 404) {
-      await supervisor.locator('[data-test=supervision-unavailable]').waitFor();
-      console.log('    (the server has no supervision routes: checked the dashboard\'s "no data" state instead)');
-    } else {
-      await supervisor.fill(control('supervision-search'), id);
-      await supervisor.click('[data-test=supervision-search-button]');
-      await supervisor.locator('[data-test=supervision-applications]').getByText(id).waitFor();
-      await supervisor.click(`[data-test=history-${id}]`);
-      await supervisor.locator('[data-test=supervision-history]').waitFor();
-    }
+    await supervisor.fill(control('supervision-search'), id);
+    await supervisor.click('[data-test=supervision-search-button]');
+    await supervisor.locator('[data-test=supervision-applications]').getByText(id).waitFor();
     await shot(supervisor, '11-supervision');
-    if (probe.status() === 404) await stubbedDashboard(supervisor, id);
+    await supervisor.click(`[data-test=history-${id}]`);
+    const history = supervisor.locator('[data-test=supervision-history]');
+    await history.getByText('services.decide').first().waitFor();
+    await history.getByText('services.correction_supplied').first().waitFor();
+    await shot(supervisor, '12-supervision-history');
+    await supervisor.keyboard.press('Escape');
+    await history.waitFor({ state: 'hidden' });
+    await supervisor.getByRole('tab', { name: '办件统计' }).click();
+    await supervisor.locator('[data-test=chart-bar][data-drawn=true] canvas').waitFor();
+    await supervisor.locator('[data-test=chart-pie][data-drawn=true] canvas').waitFor();
+    await supervisor.locator('[data-test=metrics-table] .el-table__row').first().waitFor();
+    await shot(supervisor, '13-supervision-figures');
+  });
+
+  await step(`${viewportName}: the interface switches to English and back`, async () => {
+    const page = officials.health;
+    await page.goto(`/workbench/applications/${id}`);
+    await page.getByRole('button', { name: 'English' }).click();
+    await page.getByRole('heading', { name: `Review · ${id}` }).waitFor();
+    await page.locator('[data-test=decision]').getByText('Decision').first().waitFor();
+    await shot(page, '14-english');
+    await page.getByRole('button', { name: '中文' }).click();
+    await page.getByRole('heading', { name: `审查办件 · ${id}` }).waitFor();
   });
 
   for (const context of contexts) await context.close();
-}
-
-// Until the supervision routes land, the dashboard is checked against their agreed answers,
-// stubbed in the browser: the application's search and history, the figures drawn as charts.
-async function stubbedDashboard(page, id) {
-  const today = new Date().toISOString().slice(0, 10);
-  const answers = {
-    '/api/v1/supervision/applications': { applications: [{ id, service_code: 'QD-CSYJS-001', applicant: '张三', status: 'approved', accepted_at: today, due_on: today, overdue: false }] },
-    [`/api/v1/supervision/applications/${id}/history`]: {
-      application: { id, service_code: 'QD-CSYJS-001', status: 'approved' },
-      acts: [
-        { at: `${today}T01:00:00Z`, actor: 'approval.clerk', act: 'services.intake', department: 'approval', log_index: 10, proof: { leaf_index: 10 } },
-        { at: `${today}T02:00:00Z`, actor: 'police.clerk', act: 'services.decide', department: 'police', log_index: 11, proof: { leaf_index: 11 } },
-      ],
-      tree_head: { tree_size: 12, root_hash: 'ab'.repeat(32) },
-    },
-    '/api/v1/supervision/metrics': {
-      from: today, to: today, by: 'department',
-      rows: [['health', '卫健委', 3, 0], ['police', '公安局', 3, 1], ['medins', '医保局', 2, 0], ['hrss', '人社局', 2, 1]].map(([key, name, completed, overdue]) => ({
-        key, name, received: 4, accepted: 4, completed, completed_on_time: completed - overdue, overdue, refused: 0, corrections: 1,
-        median_working_days: 2, p90_working_days: 4, ratings: 2, bad_ratings: 0, bad_ratings_answered_in_time: 0,
-      })),
-    },
-    '/api/v1/supervision/warnings': { warnings: [{ id: 'wrn_1', level: 'red', application_id: id, task_id: 'wft_1', department: 'police', service_code: 'QD-CSYJS-001', used_working_days: 6, limit_working_days: 5, due_on: today, raised_at: today, log_index: 12 }] },
-    '/api/v1/supervision/cases': { cases: [] },
-  };
-  await page.route('**/api/v1/supervision/**', (route) => {
-    const path = new URL(route.request().url()).pathname;
-    const body = answers[path];
-    return body ? route.fulfill({ json: body }) : route.fulfill({ status: 404, json: { error: { code: 'http.not_found', message: 'no such route' } } });
-  });
-  await page.goto('/supervision');
-  await page.fill(control('supervision-search'), id);
-  await page.click('[data-test=supervision-search-button]');
-  await page.locator('[data-test=supervision-applications]').getByText(id).waitFor();
-  await page.click(`[data-test=history-${id}]`);
-  await page.locator('[data-test=supervision-history]').getByText('services.decide').waitFor();
-  await page.keyboard.press('Escape');
-  await page.locator('[data-test=supervision-history]').waitFor({ state: 'hidden' });
-  await page.getByRole('tab', { name: '办件统计' }).click();
-  await page.locator('[data-test=chart-bar][data-drawn=true] canvas').waitFor();
-  await page.locator('[data-test=chart-pie][data-drawn=true] canvas').waitFor();
-  await page.locator('[data-test=metrics-table]').getByText('公安局').waitFor();
-  await page.screenshot({ path: join(page.screenshotDirectory, '12-supervision-charts-stubbed.png'), animations: 'disabled' });
-  await page.unroute('**/api/v1/supervision/**');
-  console.log('    (and the dashboard drew the agreed answers of those routes, stubbed in the browser)');
 }
 
 async function main() {
