@@ -69,6 +69,10 @@ const zh = {
     applications: '办件查询', history: '办件全过程', level: '等级', yellow: '黄牌', red: '红牌', used: '已用/时限', close: '结案', comment: '处理意见',
     rule: '规则', official: '人员', detail: '详情', open: '未结', closed: '已结', search: '办件编号、事项或申请人', csv: '导出 CSV', xlsx: '导出 Excel',
     noData: '暂无监察数据：服务器尚未提供电子监察接口', proof: '存证', treeHead: '签名树头',
+    acts: {
+      services: { draft: '创建草稿', attach: '上传材料', submit: '提交申请', intake: '窗口受理', decide: '部门审批', correction_supplied: '补正完成', rate: '评价' },
+      workflow: { start: '流程启动', claim: '认领任务', complete: '完成任务', suspend: '挂起（停止计时）', resume: '恢复计时', end: '流程结束' },
+    },
   },
   console: { title: '运维管理', departments: '部门', accounts: '账号', services: '政务服务事项', calendar: '工作日历', processes: '流程', key: '标识', code: '统一社会信用代码', name: '名称', kind: '类型', username: '用户名', date: '日期', working: '工作日', holiday: '节假日' },
 };
@@ -142,6 +146,10 @@ const en: Messages = {
     cases: 'Cases', applications: 'Applications', history: 'Every act', level: 'Level', yellow: 'Yellow', red: 'Red', used: 'Used / limit', close: 'Close',
     comment: 'Comment', rule: 'Rule', official: 'Official', detail: 'Detail', open: 'Open', closed: 'Closed', search: 'Number, service or applicant',
     csv: 'CSV', xlsx: 'Excel', noData: 'No supervision data: the server does not offer the supervision routes yet', proof: 'Proof', treeHead: 'Signed tree head',
+    acts: {
+      services: { draft: 'Draft created', attach: 'Material uploaded', submit: 'Submitted', intake: 'Intake', decide: 'Department decision', correction_supplied: 'Correction supplied', rate: 'Rated' },
+      workflow: { start: 'Process started', claim: 'Task claimed', complete: 'Task completed', suspend: 'Suspended (clock stopped)', resume: 'Resumed (clock running)', end: 'Process ended' },
+    },
   },
   console: { title: 'Operations', departments: 'Departments', accounts: 'Accounts', services: 'Service items', calendar: 'Working-day calendar', processes: 'Processes', key: 'Key', code: 'USCC', name: 'Name', kind: 'Kind', username: 'User name', date: 'Date', working: 'Working day', holiday: 'Holiday' },
 };
