@@ -33,7 +33,7 @@ const zh = {
   },
   apply: {
     title: '在线申报', step1: '填写表单', step2: '上传材料', step3: '提交', sourceRegistry: '来自{registry}库（经{through}共享）',
-    sourceApplicant: '本人填写', sourceNone: '未能共享，请填写', saveDraft: '保存草稿', saved: '草稿已保存', submitted: '已提交，等待窗口受理',
+    sourceApplicant: '本人填写', sourceByApplicant: '申请人填写', sourceNone: '未能共享，请填写', saveDraft: '保存草稿', saved: '草稿已保存', submitted: '已提交，等待窗口受理',
     upload: '选择文件', uploaded: '已上传', pick: '请选择', sex: { '1': '男', '2': '女' },
     bank: { icbc: '工商银行', abc: '农业银行', boc: '中国银行', ccb: '建设银行', qdbank: '青岛银行' }, prefilled: '以下信息已从政府部门共享获取，无需重复填写',
     registries: { person: '人口' },
@@ -74,7 +74,7 @@ const zh = {
       workflow: { start: '流程启动', claim: '认领任务', complete: '完成任务', suspend: '挂起（停止计时）', resume: '恢复计时', end: '流程结束' },
     },
   },
-  console: { title: '运维管理', departments: '部门', accounts: '账号', services: '政务服务事项', calendar: '工作日历', processes: '流程', key: '标识', code: '统一社会信用代码', name: '名称', kind: '类型', username: '用户名', date: '日期', working: '工作日', holiday: '节假日' },
+  console: { title: '运维管理', departments: '部门', accounts: '账号', services: '政务服务事项', calendar: '工作日历', processes: '流程', key: '标识', code: '统一社会信用代码', name: '名称', kind: '类型', username: '用户名', date: '日期', working: '工作日', holiday: '节假日', version: '版本', division: '行政区划', noDiagram: '该流程模型没有图形信息（BPMN DI），无法绘制', create: '创建账号', created: '已创建账号 {name}', totpOnce: '动态口令密钥只显示这一次，请录入身份验证器：' },
 };
 
 type Messages = typeof zh;
@@ -109,7 +109,7 @@ const en: Messages = {
   },
   apply: {
     title: 'Apply', step1: 'Fill in the form', step2: 'Upload materials', step3: 'Submit', sourceRegistry: 'From the {registry} registry (shared by {through})',
-    sourceApplicant: 'Entered by you', sourceNone: 'Not shared: please fill in', saveDraft: 'Save draft', saved: 'Draft saved', submitted: 'Submitted: waiting for the window',
+    sourceApplicant: 'Entered by you', sourceByApplicant: 'Entered by the applicant', sourceNone: 'Not shared: please fill in', saveDraft: 'Save draft', saved: 'Draft saved', submitted: 'Submitted: waiting for the window',
     upload: 'Choose file', uploaded: 'Uploaded', pick: 'Choose', sex: { '1': 'Male', '2': 'Female' },
     bank: { icbc: 'ICBC', abc: 'Agricultural Bank', boc: 'Bank of China', ccb: 'China Construction Bank', qdbank: 'Bank of Qingdao' },
     prefilled: 'These values came from government registries: no need to enter them again', registries: { person: 'person' },
@@ -151,7 +151,7 @@ const en: Messages = {
       workflow: { start: 'Process started', claim: 'Task claimed', complete: 'Task completed', suspend: 'Suspended (clock stopped)', resume: 'Resumed (clock running)', end: 'Process ended' },
     },
   },
-  console: { title: 'Operations', departments: 'Departments', accounts: 'Accounts', services: 'Service items', calendar: 'Working-day calendar', processes: 'Processes', key: 'Key', code: 'USCC', name: 'Name', kind: 'Kind', username: 'User name', date: 'Date', working: 'Working day', holiday: 'Holiday' },
+  console: { title: 'Operations', departments: 'Departments', accounts: 'Accounts', services: 'Service items', calendar: 'Working-day calendar', processes: 'Processes', key: 'Key', code: 'USCC', name: 'Name', kind: 'Kind', username: 'User name', date: 'Date', working: 'Working day', holiday: 'Holiday', version: 'Version', division: 'Division', noDiagram: 'This model has no diagram (BPMN DI) to draw', create: 'Create account', created: 'Account {name} created', totpOnce: 'The TOTP secret is shown this once; enter it in the authenticator app:' },
 };
 
 // The stable error codes a person meets, in plain words.

@@ -316,6 +316,31 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await shot(supervisor, '13-supervision-figures');
   });
 
+  await step(`${viewportName}: the operator creates an official's account and views a process model`, async () => {
+    const operator = await newPage();
+    await login(operator, 'operator');
+    await operator.goto('/console');
+    await operator.getByRole('tab', { name: '账号' }).click();
+    await operator.locator('.account-form .el-select').first().waitFor();
+    await operator.locator('.account-form .el-form-item', { hasText: '部门' }).locator('.el-select').click();
+    await operator.locator('.el-select-dropdown__item:visible', { hasText: '青岛市医疗保障局' }).click();
+    await operator.fill('#new-username', `medins.web.${viewportName}`);
+    await operator.fill('#new-name', '医保局新同事');
+    await operator.fill('#new-password', 'a long enough password 1');
+    await operator.getByRole('button', { name: '创建账号' }).click();
+    await operator.getByText(`已创建账号 medins.web.${viewportName}`).waitFor();
+    await operator.getByText('动态口令密钥只显示这一次').waitFor();
+    await operator.getByRole('tab', { name: '流程' }).click();
+    // The processes of config/processes/ carry no diagram; one drawn in bpmn-js does.
+    await operator.setInputFiles('[data-test=bpmn-file]', resolve(here, '../../config/processes/newborn.bpmn'));
+    await operator.locator('[data-test=no-diagram]').waitFor();
+    await operator.setInputFiles('[data-test=bpmn-file]', resolve(here, '../../tests/workflow/scenarios/models/drawn_in_bpmn_js.bpmn'));
+    await operator.locator('.bpmn .djs-shape[data-element-id]').first().waitFor();
+    await operator.locator('[data-test=no-diagram]').waitFor({ state: 'detached' });
+    await shot(operator, '15-console-process', true);
+    await expectNoError(operator);
+  });
+
   await step(`${viewportName}: the interface switches to English and back`, async () => {
     const page = officials.health;
     await page.goto(`/workbench/applications/${id}`);
