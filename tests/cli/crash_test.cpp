@@ -377,6 +377,23 @@ TEST_P(CrashTest, TwentyKillsLoseNothingAndDoNothingTwice) {
   auto verified = onewindow::testing::run_command(verify);
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 
+  // The servers' logs of the whole run hold no personal ID number, no token and no password.
+  std::string log = onewindow::testing::read_file(directory_.path() / "serve.log");
+  EXPECT_GT(log.size(), 1000u) << "the servers logged their run";
+  std::vector<std::string> secrets = {citizen_id, "crash password 1"};
+  for (const Headers* caller : {&police_, &health_, &window_, &market_, &citizen_, &auditor_}) {
+    secrets.push_back(caller->at("Authorization").substr(7));
+  }
+  int sampled = 0;
+  for (const auto& [number, name] : ledger_.written) {
+    if (sampled++ % 10 == 0) secrets.push_back(number);
+  }
+  for (const std::string& secret : secrets) {
+    auto at = log.find(secret);
+    EXPECT_EQ(at, std::string::npos) << "the log shows a secret or ID number: "
+                                     << (at == std::string::npos ? "" : log.substr(at > 80 ? at - 80 : 0, 200));
+  }
+
   // The run did what it says: work at every kill, requests cut off.
   EXPECT_GT(ledger_.written.size(), static_cast<std::size_t>(kills));
   EXPECT_GT(ledger_.reads.size(), static_cast<std::size_t>(kills));
