@@ -8,14 +8,8 @@
 // Afterwards every request that got a 2xx is there exactly once, nothing that got no answer is
 // half-done, a push subscription to the person registry has delivered an event for every record
 // written, and `onewindow audit verify` passes.
-#include "cli/cli.h"
 #include "http_receiver.h"
-#include "testing.h"
-
-#include <gtest/gtest.h>
-
-#include <signal.h>
-#include <sys/wait.h>
+#include "served_process.h"
 
 #include <atomic>
 #include <map>
@@ -63,17 +57,10 @@ struct Ledger {
   int no_answer = 0;
 };
 
-class CrashTest : public ::testing::TestWithParam<store::Backend> {
+class CrashTest : public ServedProcessTest {
  protected:
   void SetUp() override {
-    settings_ = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings_.data_dir = directory_.path().string();
-    settings_.config_dir = onewindow::testing::config_dir().string();
-    settings_.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-    if (GetParam() == store::Backend::postgresql) {
-      schema_ = std::make_unique<onewindow::testing::PostgresSchema>();
-      settings_.database.url = schema_->url();
-    }
+    prepare();
     receiver_port_ = onewindow::testing::free_port();
     auto built = build_platform(settings_, false);
     ASSERT_TRUE(built.ok()) << built.error().message;
@@ -122,31 +109,6 @@ class CrashTest : public ::testing::TestWithParam<store::Backend> {
     subscription_ = subscribed->id;
   }
 
-  pid_t start_server() {
-    std::vector<std::string> arguments = {onewindow::testing::onewindow_binary().string(), "serve", "--data-dir",
-                                          settings_.data_dir, "--config-dir", settings_.config_dir, "--listen",
-                                          settings_.listen};
-    if (schema_) {
-      arguments.push_back("--database-url");
-      arguments.push_back(schema_->url());
-    }
-    pid_t pid = onewindow::testing::start_process(arguments, directory_.path() / "serve.log");
-    for (int attempt = 0; attempt < 400; ++attempt) {
-      if (http_request("GET", base() + "/healthz").status == 200) return pid;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ADD_FAILURE() << "the server did not come up: " << onewindow::testing::read_file(directory_.path() / "serve.log");
-    return pid;
-  }
-
-  void kill_server(pid_t pid) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-  }
-
-  std::string base() const { return "http://" + settings_.listen; }
   std::string api() const { return base() + "/api/v1"; }
 
   // The four clients, until told to stop; each counts what it was told.
@@ -251,9 +213,6 @@ class CrashTest : public ::testing::TestWithParam<store::Backend> {
     window.join();
   }
 
-  onewindow::testing::TemporaryDirectory directory_;
-  std::unique_ptr<onewindow::testing::PostgresSchema> schema_;
-  Settings settings_;
   int receiver_port_ = 0;
   Headers police_, health_, window_, market_, citizen_, auditor_;
   std::string resource_;
@@ -371,14 +330,10 @@ TEST_P(CrashTest, TwentyKillsLoseNothingAndDoNothingTwice) {
                        << " requests; the subscription: " << shown.dump() << "; a batch: "
                        << (receiver.accepted().empty() ? "" : receiver.accepted().front().substr(0, 400));
 
-  std::string verify = onewindow::testing::onewindow_binary().string() + " audit verify --data-dir " + settings_.data_dir +
-                       " --config-dir " + settings_.config_dir;
-  if (schema_) verify += " --database-url '" + schema_->url() + "'";
-  auto verified = onewindow::testing::run_command(verify);
-  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  expect_log_verifies();
 
   // The servers' logs of the whole run hold no personal ID number, no token and no password.
-  std::string log = onewindow::testing::read_file(directory_.path() / "serve.log");
+  std::string log = onewindow::testing::read_file(log_file());
   EXPECT_GT(log.size(), 1000u) << "the servers logged their run";
   std::vector<std::string> secrets = {citizen_id, "crash password 1"};
   for (const Headers* caller : {&police_, &health_, &window_, &market_, &citizen_, &auditor_}) {
