@@ -329,6 +329,17 @@ Result<std::vector<std::string>> seed_demo(Platform& platform) {
     if (!applications.ok()) return applications.take_error();
     lines.insert(lines.end(), applications->begin(), applications->end());
   }
+  if (platform.supervision) {
+    // At once rather than at the worker's next interval, so that the dashboard has the demo's
+    // warnings and cases from the start.
+    auto watched = platform.supervision->watch();
+    if (!watched.ok()) return watched.take_error();
+    auto examined = platform.supervision->examine();
+    if (!examined.ok()) return examined.take_error();
+    lines.push_back("supervision: " + std::to_string(watched->raised) + " warnings and " +
+                    std::to_string(examined->opened) +
+                    " anomaly cases (GET /api/v1/supervision/warnings and /cases as supervisor)");
+  }
   {
     std::ofstream out(file);
     for (const std::string& line : lines) out << line << "\n";

@@ -4,14 +4,8 @@
 // waits for its answer, several times; after the last restart every event has arrived, none is
 // lost, and an event that came twice came with the same id and the same contents. The
 // transparency log verifies. On SQLite and on PostgreSQL.
-#include "cli/cli.h"
 #include "http_receiver.h"
-#include "testing.h"
-
-#include <gtest/gtest.h>
-
-#include <signal.h>
-#include <sys/wait.h>
+#include "served_process.h"
 
 #include <map>
 #include <set>
@@ -27,17 +21,10 @@ constexpr const char* person_id = "360426199101010071";
 constexpr int changes = 250;  // three batches of at most 100 events
 constexpr int kills = 3;
 
-class SubscriptionDelivery : public ::testing::TestWithParam<store::Backend> {
+class SubscriptionDelivery : public ServedProcessTest {
  protected:
   void SetUp() override {
-    settings_ = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings_.data_dir = directory_.path().string();
-    settings_.config_dir = onewindow::testing::config_dir().string();
-    settings_.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-    if (GetParam() == store::Backend::postgresql) {
-      schema_ = std::make_unique<onewindow::testing::PostgresSchema>();
-      settings_.database.url = schema_->url();
-    }
+    prepare();
     receiver_port_ = onewindow::testing::free_port();
     auto built = build_platform(settings_, false);
     ASSERT_TRUE(built.ok()) << built.error().message;
@@ -71,30 +58,6 @@ class SubscriptionDelivery : public ::testing::TestWithParam<store::Backend> {
     start_ = subscribed->start;
   }
 
-  pid_t start_server() {
-    std::vector<std::string> arguments = {onewindow::testing::onewindow_binary().string(), "serve", "--data-dir",
-                                          settings_.data_dir, "--config-dir", settings_.config_dir, "--listen",
-                                          settings_.listen};
-    if (schema_) {
-      arguments.push_back("--database-url");
-      arguments.push_back(schema_->url());
-    }
-    pid_t pid = onewindow::testing::start_process(arguments, directory_.path() / "serve.log");
-    for (int attempt = 0; attempt < 200; ++attempt) {
-      if (http_request("GET", base() + "/healthz").status == 200) return pid;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ADD_FAILURE() << "the server did not come up: " << onewindow::testing::read_file(directory_.path() / "serve.log");
-    return pid;
-  }
-
-  void kill_server(pid_t pid) {
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-  }
-
   nlohmann::json subscription() {
     auto shown = http_request("GET", base() + "/api/v1/exchange/subscriptions/" + subscription_, "",
                               {{"Authorization", token_}});
@@ -102,11 +65,6 @@ class SubscriptionDelivery : public ::testing::TestWithParam<store::Backend> {
     return nlohmann::json::parse(shown.body, nullptr, false);
   }
 
-  std::string base() const { return "http://" + settings_.listen; }
-
-  onewindow::testing::TemporaryDirectory directory_;
-  std::unique_ptr<onewindow::testing::PostgresSchema> schema_;
-  Settings settings_;
   int receiver_port_ = 0;
   std::string token_;
   std::string subscription_;
@@ -187,11 +145,7 @@ TEST_P(SubscriptionDelivery, EveryEventArrivesThroughADeadEndpointAndKilledServe
   std::printf("  %d kills; %zu batches received, %d events, %d repeated\n", killed, receiver.bodies().size(),
               static_cast<int>(arrived.size()), repeats);
 
-  std::string verify = onewindow::testing::onewindow_binary().string() + " audit verify --data-dir " + settings_.data_dir +
-                       " --config-dir " + settings_.config_dir;
-  if (schema_) verify += " --database-url '" + schema_->url() + "'";
-  auto verified = onewindow::testing::run_command(verify);
-  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  expect_log_verifies();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SubscriptionDelivery, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),

@@ -2,8 +2,7 @@
 // triggered by real acts on real applications, and acts that must not trigger it; cases closed
 // once; and, over the demo's data, the metrics API, its CSV and its Excel export agreeing, and
 // an application's history proven entry by entry under the signed tree head.
-#include "cli/cli.h"
-#include "testing.h"
+#include "served_process.h"
 
 #include <gtest/gtest.h>
 
@@ -19,13 +18,7 @@ constexpr const char* citizen_id = "360426199101010071";
 class SupervisionTest : public ::testing::TestWithParam<store::Backend> {
  protected:
   void SetUp() override {
-    settings_ = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings_.data_dir = directory_.path().string();
-    settings_.config_dir = onewindow::testing::config_dir().string();
-    if (GetParam() == store::Backend::postgresql) {
-      schema_ = std::make_unique<onewindow::testing::PostgresSchema>();
-      settings_.database.url = schema_->url();
-    }
+    settings_ = test_settings(directory_, GetParam(), schema_);
     auto built = build_platform(settings_, false);
     ASSERT_TRUE(built.ok()) << built.error().message;
     platform_ = std::move(built).value();

@@ -2,13 +2,7 @@
 // of parallel-approval instances over HTTP: after every restart, each completion that got a 2xx
 // is there once, no step is half done or done twice, and the transparency log verifies. On
 // SQLite and on PostgreSQL.
-#include "cli/cli.h"
-#include "testing.h"
-
-#include <gtest/gtest.h>
-
-#include <signal.h>
-#include <sys/wait.h>
+#include "served_process.h"
 
 #include <atomic>
 #include <mutex>
@@ -25,17 +19,10 @@ constexpr int instances = 800;
 constexpr int kills = 20;
 const std::vector<std::string> departments = {"market", "tax", "police", "hrss"};
 
-class WorkflowCrash : public ::testing::TestWithParam<store::Backend> {
+class WorkflowCrash : public ServedProcessTest {
  protected:
   void SetUp() override {
-    settings_ = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
-    settings_.data_dir = directory_.path().string();
-    settings_.config_dir = onewindow::testing::config_dir().string();
-    settings_.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
-    if (GetParam() == store::Backend::postgresql) {
-      schema_ = std::make_unique<onewindow::testing::PostgresSchema>();
-      settings_.database.url = schema_->url();
-    }
+    prepare();
     auto built = build_platform(settings_, false);
     ASSERT_TRUE(built.ok()) << built.error().message;
     Platform& platform = **built;
@@ -59,27 +46,6 @@ class WorkflowCrash : public ::testing::TestWithParam<store::Backend> {
       instance_ids_.push_back(started->id);
     }
   }
-
-  pid_t start_server() {
-    std::vector<std::string> arguments = {onewindow::testing::onewindow_binary().string(), "serve", "--data-dir",
-                                          settings_.data_dir, "--config-dir", settings_.config_dir, "--listen",
-                                          settings_.listen};
-    if (schema_) {
-      arguments.push_back("--database-url");
-      arguments.push_back(schema_->url());
-    }
-    return onewindow::testing::start_process(arguments, directory_.path() / "serve.log");
-  }
-
-  bool wait_until_healthy() {
-    for (int attempt = 0; attempt < 200; ++attempt) {
-      if (http_request("GET", base() + "/healthz").status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
-  std::string base() const { return "http://" + settings_.listen; }
 
   // One official: takes the department's open tasks from the inbox and completes them, until told
   // to stop. Completions answered 2xx are acknowledged.
@@ -110,9 +76,6 @@ class WorkflowCrash : public ::testing::TestWithParam<store::Backend> {
     }
   }
 
-  onewindow::testing::TemporaryDirectory directory_;
-  std::unique_ptr<onewindow::testing::PostgresSchema> schema_;
-  Settings settings_;
   std::map<std::string, std::string> tokens_;
   std::vector<std::string> instance_ids_;
   std::mutex mutex_;
@@ -124,8 +87,8 @@ TEST_P(WorkflowCrash, KilledServersLoseNoStepAndDoNoneTwice) {
   std::mt19937 random(20261201);
   int killed = 0;
   for (int round = 0; round < kills; ++round) {
-    pid_t pid = start_server();
-    ASSERT_TRUE(wait_until_healthy()) << onewindow::testing::read_file(directory_.path() / "serve.log");
+    pid_t pid = start_server(false);
+    ASSERT_TRUE(wait_until_healthy()) << onewindow::testing::read_file(log_file());
     std::atomic<bool> stop{false};
     std::vector<std::thread> officials;
     for (const std::string& department : departments) officials.emplace_back([&, department] { review(department, stop); });
@@ -137,7 +100,7 @@ TEST_P(WorkflowCrash, KilledServersLoseNoStepAndDoNoneTwice) {
       ++killed;
     } else {
       ADD_FAILURE() << "round " << round << ": the server ended with status " << status << ": "
-                    << onewindow::testing::read_file(directory_.path() / "serve.log");
+                    << onewindow::testing::read_file(log_file());
     }
     stop = true;
     for (auto& official : officials) official.join();
@@ -188,11 +151,7 @@ TEST_P(WorkflowCrash, KilledServersLoseNoStepAndDoNoneTwice) {
               acknowledged_.size(), completed_tasks, completed_instances, instances);
   built->reset();
 
-  std::string verify = onewindow::testing::onewindow_binary().string() + " audit verify --data-dir " + settings_.data_dir +
-                       " --config-dir " + settings_.config_dir;
-  if (schema_) verify += " --database-url '" + schema_->url() + "'";
-  auto verified = onewindow::testing::run_command(verify);
-  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  expect_log_verifies();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WorkflowCrash, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),

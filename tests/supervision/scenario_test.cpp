@@ -2,6 +2,7 @@
 // and on PostgreSQL. The language is in tests/supervision/scenarios/README.md.
 #include "supervision/supervision.h"
 
+#include "scenario.h"
 #include "testing.h"
 
 #include <gtest/gtest.h>
@@ -16,33 +17,11 @@ namespace fs = std::filesystem;
 
 fs::path scenario_dir() { return testing::source_dir() / "tests" / "supervision" / "scenarios"; }
 
-std::vector<std::string> scenario_files() {
-  std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(scenario_dir())) {
-    if (entry.path().extension() == ".scenario") files.push_back(entry.path().filename().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+std::vector<std::string> scenario_files() { return testing::files_with_extension(scenario_dir(), ".scenario"); }
 
-std::vector<std::string> words_of(const std::string& text) {
-  std::istringstream stream(text);
-  std::vector<std::string> words;
-  for (std::string word; stream >> word;) words.push_back(word);
-  return words;
-}
-
-std::string trim(const std::string& text) {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
-}
-
-std::string join(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const auto& line : lines) text += "  " + line + "\n";
-  return text;
-}
+using testing::trim;
+using testing::words_of;
+std::string join(const std::vector<std::string>& lines) { return testing::indented(lines); }
 
 class Scenario {
  public:
@@ -57,23 +36,13 @@ class Scenario {
     open();
   }
 
+  // Runs the file; each failure is reported with its line.
   void run() {
-    std::ifstream input(scenario_dir() / file_);
-    ASSERT_TRUE(input) << file_;
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(input, line);) lines.push_back(line);
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      line_ = static_cast<int>(i + 1);
-      std::string line = trim(lines[i]);
-      if (line.empty() || line.starts_with("#")) continue;
-      std::vector<std::string> block;
-      while (i + 1 < lines.size() && (lines[i + 1].starts_with(" ") || lines[i + 1].starts_with("\t")) &&
-             !trim(lines[i + 1]).empty()) {
-        block.push_back(trim(lines[++i]));
-      }
-      command(line, block);
-      if (::testing::Test::HasFatalFailure()) return;
-    }
+    testing::read_scenario(scenario_dir() / file_, [&](int line, const std::string& text, const std::vector<std::string>& block) {
+      line_ = line;
+      command(text, block);
+      return !::testing::Test::HasFatalFailure();
+    });
   }
 
  private:
