@@ -314,6 +314,9 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     await supervisor.locator('[data-test=chart-pie][data-drawn=true] canvas').waitFor();
     await supervisor.locator('[data-test=metrics-table] .el-table__row').first().waitFor();
     await shot(supervisor, '13-supervision-figures');
+    // The demo's overdue applications carry red warnings from the supervision pass at its start.
+    await supervisor.getByRole('tab', { name: '预警' }).click();
+    await supervisor.locator('[data-test=warnings-table] .el-table__row', { hasText: '红牌' }).first().waitFor();
   });
 
   await step(`${viewportName}: the operator creates an official's account and views a process model`, async () => {
