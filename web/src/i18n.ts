@@ -60,7 +60,7 @@ const zh = {
     title: '审查办件', form: '本部门表单', materials: '本部门材料', decision: '审批决定', approve: '准予', refuse: '不予许可',
     correction: '要求补正', reason: '理由', legalBasis: '法律依据', missing: '需补正的材料或字段', done: '已提交决定', noTask: '本部门在此办件上没有待办任务',
   },
-  intake: { title: '窗口受理', accept: '受理', reject: '不予受理', reason: '不予受理理由', applicant: '申请人', submittedAt: '提交时间', done: '已处理' },
+  intake: { acceptWithMissing: '容缺受理', owedHint: '选择尚欠的非必要材料，申请人稍后补交', title: '窗口受理', accept: '受理', reject: '不予受理', reason: '不予受理理由', applicant: '申请人', submittedAt: '提交时间', done: '已处理' },
   catalog: { title: '资源目录与授权', resources: '政务信息资源', grants: '共享授权', name: '名称', shareType: '共享属性', provider: '提供部门', consumer: '使用部门', approve: '同意', deny: '拒绝', purpose: '用途', request: '申请共享', expires: '有效期至' },
   supervision: {
     title: '电子监察', metrics: '办件统计', by: '维度', byDepartment: '按部门', byService: '按事项', byOfficial: '按人员', from: '起', to: '止',
@@ -137,7 +137,7 @@ const en: Messages = {
     refuse: 'Refuse', correction: 'Request correction', reason: 'Reasons', legalBasis: 'Legal basis', missing: 'Missing materials or fields',
     done: 'Decision recorded', noTask: 'The department has no open task on this application',
   },
-  intake: { title: 'Window intake', accept: 'Accept', reject: 'Reject', reason: 'Reason for rejecting', applicant: 'Applicant', submittedAt: 'Submitted', done: 'Done' },
+  intake: { acceptWithMissing: 'Accept, material owed', owedHint: 'Choose the non-required materials still owed; the applicant brings them later', title: 'Window intake', accept: 'Accept', reject: 'Reject', reason: 'Reason for rejecting', applicant: 'Applicant', submittedAt: 'Submitted', done: 'Done' },
   catalog: { title: 'Catalog and grants', resources: 'Information resources', grants: 'Grants', name: 'Name', shareType: 'Share type', provider: 'Provider', consumer: 'Consumer', approve: 'Approve', deny: 'Deny', purpose: 'Purpose', request: 'Ask for data', expires: 'Until' },
   supervision: {
     title: 'Supervision', metrics: 'Figures', by: 'By', byDepartment: 'Department', byService: 'Service', byOfficial: 'Official', from: 'From', to: 'To',
