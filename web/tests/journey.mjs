@@ -210,7 +210,7 @@ async function run(browser, base, secrets, viewportName, screenshots) {
     if (viewportName === 'desktop') {
       // The demo's enterprise application waiting at the window lacks its seal specimen, which is
       // not a key material: accepted with it owed (容缺受理).
-      const waiting = window.locator('[data-test^=intake-]', { hasText: 'QD-QYKB-001' });
+      const waiting = window.locator('[data-test^=intake-]', { hasText: '企业开办' });
       await waiting.locator('[data-test=accept-with-missing]').click();
       const dialog = window.getByRole('dialog', { name: '容缺受理' });
       await dialog.getByText('印章').first().click();
