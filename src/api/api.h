@@ -298,7 +298,9 @@ void add_services_routes(Router& router, services::Applications& applications, i
                          std::string public_url);
 // Electronic supervision: warnings, anomaly cases, metrics (JSON, CSV, Excel) and an
 // application's full history with the inclusion proof of each act.
-void add_supervision_routes(Router& router, supervision::Supervision& supervision, supervision::Reports& reports);
+// /metrics gains onewindow_supervision_warnings_total{level} and onewindow_supervision_cases{status}.
+void add_supervision_routes(Router& router, supervision::Supervision& supervision, supervision::Reports& reports,
+                            Metrics& metrics);
 // Every account's inbox of notices.
 void add_notification_routes(Router& router, notification::Inbox& inbox);
 // Workflow: deployments of BPMN models, instances and their history, the inbox and task actions.

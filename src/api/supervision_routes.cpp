@@ -32,8 +32,28 @@ Result<supervision::MetricsQuery> metrics_query(const Request& request, const Cl
 
 }  // namespace
 
-void add_supervision_routes(Router& router, supervision::Supervision& supervision, supervision::Reports& reports) {
+void add_supervision_routes(Router& router, supervision::Supervision& supervision, supervision::Reports& reports,
+                            Metrics& metrics) {
   const Clock& clock = reports.clock();
+  metrics.add_collector([&supervision] {
+    auto counts = supervision.counts();
+    if (!counts.ok()) return std::string();
+    std::string out =
+        "# HELP onewindow_supervision_warnings_total Deadline warnings raised by the clock worker, by level.\n"
+        "# TYPE onewindow_supervision_warnings_total counter\n";
+    for (const char* level : {"yellow", "red"}) {
+      auto found = counts->warnings.find(level);
+      out += std::string("onewindow_supervision_warnings_total{level=\"") + level + "\"} " +
+             std::to_string(found == counts->warnings.end() ? 0 : found->second) + "\n";
+    }
+    out += "# HELP onewindow_supervision_cases Anomaly cases, by status.\n# TYPE onewindow_supervision_cases gauge\n";
+    for (const char* status : {"open", "closed"}) {
+      auto found = counts->cases.find(status);
+      out += std::string("onewindow_supervision_cases{status=\"") + status + "\"} " +
+             std::to_string(found == counts->cases.end() ? 0 : found->second) + "\n";
+    }
+    return out;
+  });
   router.add({"GET", "/api/v1/supervision/warnings", "supervision.read",
               "Yellow and red warnings raised by the clock worker, newest first; ?level=yellow|red, "
               "?department=KEY, ?application=ID.",

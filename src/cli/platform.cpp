@@ -363,7 +363,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   api::add_workflow_routes(router, *platform->workflow, *platform->directory);
   api::add_services_routes(router, *platform->applications, *platform->directory, public_url);
   api::add_notification_routes(router, *platform->inbox);
-  api::add_supervision_routes(router, *platform->supervision, *platform->reports);
+  api::add_supervision_routes(router, *platform->supervision, *platform->reports, platform->metrics);
   api::add_license_routes(router, *platform->licenses, *platform->directory, public_url);
   api::add_web_routes(router, configured.web_dir);
   router.set_authenticator(api::make_authenticator(*platform->directory, platform->single_sign_on.get()));

@@ -284,6 +284,19 @@ Result<std::vector<AnomalyCase>> Supervision::cases(std::string_view status) con
   });
 }
 
+Result<Supervision::Counts> Supervision::counts() const {
+  return database_.read_value<Counts>([&](store::Session& session) -> Result<Counts> {
+    Counts counts;
+    for (auto [sql, into] : {std::pair{"SELECT level, COUNT(*) FROM supervision_warning GROUP BY level", &counts.warnings},
+                             std::pair{"SELECT status, COUNT(*) FROM supervision_case GROUP BY status", &counts.cases}}) {
+      auto rows = session.query(sql);
+      if (!rows.ok()) return rows.take_error();
+      for (const auto& row : *rows) (*into)[row.text(0)] = row.integer(1);
+    }
+    return counts;
+  });
+}
+
 Result<AnomalyCase> Supervision::close_case(std::string_view id, std::string_view comment, const std::string& by) {
   if (comment.empty()) return Error::invalid("supervision.bad_field", "comment", "closing a case says what was found");
   if (comment.size() > 2000) return Error::invalid("supervision.bad_field", "comment", "a comment is at most 2000 bytes");

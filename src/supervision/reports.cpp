@@ -205,7 +205,8 @@ Result<Metrics> Reports::metrics(const MetricsQuery& query) const {
     }
     const bool accepted = !application.accepted_at.empty();
     const bool finished = application.state == "approved" || application.state == "refused";
-    std::optional<Date> due = application.due_on.empty() ? std::nullopt : std::optional(*Date::parse(application.due_on));
+    std::optional<Date> due;
+    if (auto parsed = Date::parse(application.due_on); parsed.ok()) due = *parsed;
     std::optional<Date> finished_on = finished ? day_of(application.finished_at) : std::nullopt;
     std::vector<workflow::TaskView> tasks;
     if (!application.instance_id.empty()) {

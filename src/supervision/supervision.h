@@ -170,6 +170,13 @@ class Supervision {
   Result<std::vector<AnomalyCase>> cases(std::string_view status) const;
   Result<AnomalyCase> close_case(std::string_view id, std::string_view comment, const std::string& by);
 
+  // For /metrics: warnings raised by level ("yellow", "red") and cases by status ("open", "closed").
+  struct Counts {
+    std::map<std::string, std::int64_t> warnings;
+    std::map<std::string, std::int64_t> cases;
+  };
+  Result<Counts> counts() const;
+
   // Runs watch() and examine() every configured interval on a thread of its own; failures are
   // logged and tried again at the next interval.
   void start();

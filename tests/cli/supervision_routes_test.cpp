@@ -49,6 +49,13 @@ TEST_F(SupervisionRoutes, OnlySupervisionMayReadAndOnlySupervisorsCloseCases) {
   EXPECT_EQ(body_of(unknown)["error"]["code"], "supervision.case_not_found");
 }
 
+TEST_F(SupervisionRoutes, MetricsCountWarningsAndCases) {
+  HttpResponse metrics = http_request("GET", served_.base + "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("onewindow_supervision_warnings_total{level=\"red\"} 0"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("onewindow_supervision_cases{status=\"open\"}"), std::string::npos) << metrics.body;
+}
+
 TEST_F(SupervisionRoutes, ExportsCarryTheirTypes) {
   HttpResponse csv = http_request("GET", base_ + "/metrics.csv?by=department", "", supervisor_);
   ASSERT_EQ(csv.status, 200) << csv.body;
