@@ -198,6 +198,9 @@ class Reader {
           return refuse("workflow.bad_attribute", child, "timeDuration",
                         "a duration is ISO 8601 (P3D, PT4H) or onewindow:workingDays on the timer", "timeDuration");
         }
+        if (Status countable = check_timer_duration(timer); !countable.ok()) {
+          return refuse("workflow.bad_attribute", child, "timeDuration", countable.error().message, "timeDuration");
+        }
         return timer;
       }
       if (name.local == "timeDate" || name.local == "timeCycle") {
