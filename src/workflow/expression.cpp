@@ -3,8 +3,8 @@
 
 #include <charconv>
 #include <cmath>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 
 namespace onewindow::workflow {
 
@@ -276,7 +276,6 @@ class Parser {
 Error type_error(const std::string& why) {
   return Error(ErrorKind::invalid_argument, "workflow.expression_type", why, {{"field", "expression"}});
 }
-
 
 // A JSON integer as a signed 64-bit one. Integers above 2^63 - 1 (JSON allows them; nlohmann
 // keeps them unsigned) are not: arithmetic takes them as doubles rather than wrapping them round
