@@ -347,6 +347,11 @@ Result<nlohmann::json> Expression::evaluate(const Node& node, const nlohmann::js
           return nlohmann::json();
         }
       }
+      // nlohmann compares and adds an integer above 2^63 - 1 as if it were negative (2^64 - 1
+      // equals -1); as a double it is itself.
+      if (std::int64_t unused = 0; at->is_number_unsigned() && !as_integer(*at, unused)) {
+        return nlohmann::json(at->get<double>());
+      }
       return *at;
     }
     case Kind::list: {

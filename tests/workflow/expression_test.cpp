@@ -103,10 +103,11 @@ TEST(WorkflowExpression, ExtremeNumbersInTheVariablesAreErrorsNotUndefinedBehavi
   // An index too large for size_t threw std::out_of_range out of evaluate; it is past the end.
   EXPECT_EQ(evaluate("list[99999999999999999999999] == null", variables), true);
   EXPECT_EQ(evaluate("list[1]", variables), "b");
-  // 2^64 - 1 was read as -1, so that it plus one was 0.
+  // 2^64 - 1 was read as -1, so that it plus one was 0, and it equalled -1.
   EXPECT_EQ(evaluate("unsigned + 1 == 0", variables), false);
   EXPECT_EQ(evaluate("unsigned > 0", variables), true);
   EXPECT_EQ(evaluate("-unsigned < 0", variables), true);
+  EXPECT_EQ(evaluate("unsigned == -1", variables), false);
 }
 
 }  // namespace
