@@ -50,7 +50,7 @@ Result<IsoDuration> parse_duration(std::string_view text) {
     else return Error::invalid("workflow.bad_attribute", "timeDuration", "a duration is ISO 8601: P3D, PT4H");
   }
   // The clock counts nanoseconds in 64 bits, about 292 years: P999999D would overflow it (undefined
-  // behaviour, in practice a due time in the past). No time limit runs for a century.
+  // behaviour; in practice a due time wrapped round to another date). No time limit runs for a century.
   constexpr double day_seconds = 86400;
   double total_seconds = (duration.years * 366.0 + duration.months * 31.0 + duration.weeks * 7.0 + duration.days) * day_seconds +
                          duration.hours * 3600.0 + duration.minutes * 60.0 + duration.seconds;
