@@ -124,12 +124,17 @@ Result<nlohmann::json> Request::json_body() const {
   }
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
-    // Parse again to learn where it broke; the message names the byte, not the content.
+    // Parse again to learn where it broke; the message names the byte, not the content. A
+    // number too large for a double (1e400) is refused with out_of_range, which carries no byte:
+    // it must be caught here too, or the handler throws and the client sees a 500.
     std::size_t offset = 0;
     try {
       (void)nlohmann::json::parse(body);
     } catch (const nlohmann::json::parse_error& failure) {
       offset = failure.byte;
+    } catch (const nlohmann::json::exception&) {
+      return Error(ErrorKind::invalid_argument, "http.malformed_json",
+                   "the body is not valid JSON (a number too large to hold)", {{"field", "body"}});
     }
     return Error(ErrorKind::invalid_argument, "http.malformed_json",
                  "the body is not valid JSON (near byte " + std::to_string(offset) + ")",

@@ -686,8 +686,7 @@ Result<std::string> Applications::license_pdf(std::string_view id, const Applica
                "application " + std::string(id) + " issued no license " + std::string(identifier), {{"field", "identifier"}});
 }
 
-// The applications a condition finds, at most 1,000, in one read transaction.
-// At most `limit` applications; all of them when limit is 0.
+// The applications a condition finds, in one read transaction: at most `limit`, all when 0.
 static Result<std::vector<Application>> applications_where(store::Database& database, const std::string& condition,
                                                            const store::Parameters& parameters, int limit = 1000) {
   return database.read_value<std::vector<Application>>([&](store::Session& session) -> Result<std::vector<Application>> {

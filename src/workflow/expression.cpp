@@ -1,8 +1,10 @@
 // The condition language of process models; see Expression in workflow.h.
 #include "workflow/workflow.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 namespace onewindow::workflow {
 
@@ -275,6 +277,20 @@ Error type_error(const std::string& why) {
   return Error(ErrorKind::invalid_argument, "workflow.expression_type", why, {{"field", "expression"}});
 }
 
+// A JSON integer as a signed 64-bit one. Integers above 2^63 - 1 (JSON allows them; nlohmann
+// keeps them unsigned) are not: arithmetic takes them as doubles rather than wrapping them round
+// to negative numbers.
+bool as_integer(const nlohmann::json& value, std::int64_t& integer) {
+  if (value.is_number_unsigned()) {
+    auto unsigned_value = value.get<std::uint64_t>();
+    if (unsigned_value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+    integer = static_cast<std::int64_t>(unsigned_value);
+    return true;
+  }
+  if (!value.is_number_integer()) return false;
+  integer = value.get<std::int64_t>();
+  return true;
+}
 }  // namespace
 
 Result<Expression> Expression::parse(std::string_view text) {
@@ -322,12 +338,19 @@ Result<nlohmann::json> Expression::evaluate(const Node& node, const nlohmann::js
           if (found == at->end()) return nlohmann::json();
           at = &*found;
         } else if (at->is_array() && std::isdigit(static_cast<unsigned char>(part[0])) != 0) {
-          std::size_t index = std::stoul(part);
-          if (index >= at->size()) return nlohmann::json();
+          // An index too large for size_t is past the end of any list, like any other too large.
+          std::size_t index = 0;
+          auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), index);
+          if (error != std::errc() || end != part.data() + part.size() || index >= at->size()) return nlohmann::json();
           at = &(*at)[index];
         } else {
           return nlohmann::json();
         }
+      }
+      // nlohmann compares and adds an integer above 2^63 - 1 as if it were negative (2^64 - 1
+      // equals -1); as a double it is itself.
+      if (std::int64_t unused = 0; at->is_number_unsigned() && !as_integer(*at, unused)) {
+        return nlohmann::json(at->get<double>());
       }
       return *at;
     }
@@ -347,7 +370,11 @@ Result<nlohmann::json> Expression::evaluate(const Node& node, const nlohmann::js
         if (!operand->is_boolean()) return type_error("not needs true or false");
         return nlohmann::json(!operand->get<bool>());
       }
-      if (operand->is_number_integer()) return nlohmann::json(-operand->get<std::int64_t>());
+      if (std::int64_t value = 0; as_integer(*operand, value)) {
+        // -(-2^63) does not fit: undefined behaviour unless refused.
+        if (value == std::numeric_limits<std::int64_t>::min()) return type_error("a number is too large");
+        return nlohmann::json(-value);
+      }
       if (operand->is_number()) return nlohmann::json(-operand->get<double>());
       return type_error("- needs a number");
     }
@@ -390,12 +417,13 @@ Result<nlohmann::json> Expression::evaluate(const Node& node, const nlohmann::js
   }
   if (operation == "+" && a.is_string() && b.is_string()) return nlohmann::json(a.get<std::string>() + b.get<std::string>());
   if (!a.is_number() || !b.is_number()) return type_error(operation + " needs two numbers");
-  bool integers = a.is_number_integer() && b.is_number_integer();
-  if ((operation == "/" || operation == "%") && (integers ? b.get<std::int64_t>() == 0 : b.get<double>() == 0.0)) {
+  std::int64_t x_integer = 0, y_integer = 0;
+  bool integers = as_integer(a, x_integer) && as_integer(b, y_integer);
+  if ((operation == "/" || operation == "%") && (integers ? y_integer == 0 : b.get<double>() == 0.0)) {
     return type_error("division by zero");
   }
   if (integers && operation != "/") {
-    std::int64_t x = a.get<std::int64_t>(), y = b.get<std::int64_t>(), result = 0;
+    std::int64_t x = x_integer, y = y_integer, result = 0;
     bool overflow = operation == "+"   ? __builtin_add_overflow(x, y, &result)
                     : operation == "-" ? __builtin_sub_overflow(x, y, &result)
                     : operation == "*" ? __builtin_mul_overflow(x, y, &result)

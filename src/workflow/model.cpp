@@ -194,9 +194,15 @@ class Reader {
         // ISO 8601 durations: P3D, PT4H30M, P1W, P1DT12H.
         static const std::regex duration(R"(P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?)");
         timer.iso8601 = text_of(child);
-        if (!std::regex_match(timer.iso8601, duration)) {
+        // std::regex recurses once per character: a long enough text (200,000 digits) would
+        // overflow the stack. Every duration it could accept is far shorter than this.
+        constexpr std::size_t longest_duration = 64;
+        if (timer.iso8601.size() > longest_duration || !std::regex_match(timer.iso8601, duration)) {
           return refuse("workflow.bad_attribute", child, "timeDuration",
                         "a duration is ISO 8601 (P3D, PT4H) or onewindow:workingDays on the timer", "timeDuration");
+        }
+        if (Status countable = check_timer_duration(timer); !countable.ok()) {
+          return refuse("workflow.bad_attribute", child, "timeDuration", countable.error().message, "timeDuration");
         }
         return timer;
       }

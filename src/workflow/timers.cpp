@@ -49,10 +49,25 @@ Result<IsoDuration> parse_duration(std::string_view text) {
     else if (time && unit == 'S') duration.seconds = value;
     else return Error::invalid("workflow.bad_attribute", "timeDuration", "a duration is ISO 8601: P3D, PT4H");
   }
+  // The clock counts nanoseconds in 64 bits, about 292 years: P999999D would overflow it (undefined
+  // behaviour; in practice a due time wrapped round to another date). No time limit runs for a century.
+  constexpr double day_seconds = 86400;
+  double total_seconds = (duration.years * 366.0 + duration.months * 31.0 + duration.weeks * 7.0 + duration.days) * day_seconds +
+                         duration.hours * 3600.0 + duration.minutes * 60.0 + duration.seconds;
+  if (total_seconds > 100 * 366.0 * day_seconds) {
+    return Error::invalid("workflow.bad_attribute", "timeDuration", "a duration is at most 100 years");
+  }
   return duration;
 }
 
 }  // namespace
+
+Status check_timer_duration(const TimerDuration& duration) {
+  if (duration.working_days > 0) return ok_status();
+  auto parts = parse_duration(duration.iso8601);
+  if (!parts.ok()) return parts.take_error();
+  return ok_status();
+}
 
 Result<std::chrono::system_clock::time_point> due_at(const TimerDuration& duration,
                                                      std::chrono::system_clock::time_point start,

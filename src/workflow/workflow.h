@@ -127,10 +127,13 @@ struct TimerDuration {
 //   years and months on the calendar in China Standard Time, a day past a month's end becoming
 //   its last day (P1M from 31 January is 28 or 29 February, same time of day).
 // Errors: calendar.year_not_loaded (working days past the loaded years), workflow.bad_attribute
-// (a duration that is neither).
+// (a duration that is neither, or longer than 100 years).
 Result<std::chrono::system_clock::time_point> due_at(const TimerDuration& duration,
                                                      std::chrono::system_clock::time_point start,
                                                      const WorkingDayCalendar& calendar);
+// Whether due_at can count an ISO 8601 duration: workflow.bad_attribute when it is malformed or
+// longer than 100 years (beyond what the clock can hold). The model reader refuses such a timer.
+Status check_timer_duration(const TimerDuration& duration);
 
 struct MultiInstance {
   bool sequential = false;

@@ -125,6 +125,17 @@ TEST_F(HttpTest, MalformedJsonIs400NamingTheBody) {
                   "http.malformed_json");
 }
 
+// Found by fuzz/api_request_fuzz (fuzz/corpus/api_request_fuzz/regression_number_overflow): a
+// number too large for a double made json_body throw, and the client got a 500.
+TEST_F(HttpTest, NumberTooLargeIs400NotA500) {
+  HttpResponse response = http_request("POST", base_ + "/echo", "{\"service\": null, \"extra\": [1, {\"a\": 1e400}]}",
+                                       {{"Content-Type", "application/json"}});
+  expect_envelope(response, 400, "http.malformed_json");
+  EXPECT_EQ(nlohmann::json::parse(response.body)["error"]["details"]["field"], "body");
+  expect_envelope(http_request("POST", base_ + "/echo", "{\"a\": -1e400}", {{"Content-Type", "application/json"}}), 400,
+                  "http.malformed_json");
+}
+
 TEST_F(HttpTest, WrongContentTypeIs415) {
   expect_envelope(http_request("POST", base_ + "/echo", "{}", {{"Content-Type", "text/plain"}}), 415,
                   "http.unsupported_media_type");

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 namespace onewindow::workflow {
 namespace {
 
@@ -84,6 +87,27 @@ TEST(WorkflowExpression, WrongTypesAreErrorsNotGuesses) {
   auto not_boolean = Expression::parse("amount + 1");
   EXPECT_EQ(not_boolean->test({{"amount", 1}}).error().code, "workflow.expression_type");
   EXPECT_EQ(*Expression::parse("amount > 1")->test({{"amount", 2}}), true);
+}
+
+// Found by fuzz/expression_fuzz (fuzz/corpus/expression_fuzz/regression_*): variables come from
+// forms and requests, so their numbers can be anything JSON allows.
+TEST(WorkflowExpression, ExtremeNumbersInTheVariablesAreErrorsNotUndefinedBehaviour) {
+  const nlohmann::json variables = {{"negative", std::numeric_limits<std::int64_t>::min()},
+                                    {"unsigned", std::numeric_limits<std::uint64_t>::max()},
+                                    {"list", {"a", "b"}}};
+  // -(-2^63) does not fit in 64 bits: it was a signed overflow.
+  auto negated = Expression::parse("-negative")->evaluate(variables);
+  ASSERT_FALSE(negated.ok());
+  EXPECT_EQ(negated.error().code, "workflow.expression_type");
+  EXPECT_EQ(negated.error().details["field"], "expression");
+  // An index too large for size_t threw std::out_of_range out of evaluate; it is past the end.
+  EXPECT_EQ(evaluate("list[99999999999999999999999] == null", variables), true);
+  EXPECT_EQ(evaluate("list[1]", variables), "b");
+  // 2^64 - 1 was read as -1, so that it plus one was 0, and it equalled -1.
+  EXPECT_EQ(evaluate("unsigned + 1 == 0", variables), false);
+  EXPECT_EQ(evaluate("unsigned > 0", variables), true);
+  EXPECT_EQ(evaluate("-unsigned < 0", variables), true);
+  EXPECT_EQ(evaluate("unsigned == -1", variables), false);
 }
 
 }  // namespace

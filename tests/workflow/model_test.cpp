@@ -112,6 +112,13 @@ TEST(WorkflowModel, RefusesWhatItDoesNotRunNamingElementIdAndLine) {
        "workflow.bad_attribute", "boundaryEvent", "", 14},
       {R"(<bpmn:timeDuration>PT4H</bpmn:timeDuration>)", R"(<bpmn:timeDuration>4 hours</bpmn:timeDuration>)",
        "workflow.bad_attribute", "timeDuration", "", 21},
+      // Found by fuzz/bpmn_model_fuzz: a duration too long for the clock is refused at import.
+      {R"(<bpmn:timeDuration>PT4H</bpmn:timeDuration>)", R"(<bpmn:timeDuration>P999999D</bpmn:timeDuration>)",
+       "workflow.bad_attribute", "timeDuration", "", 21},
+      // Found with fuzz/bpmn_model_fuzz: 200,000 digits overflowed the stack inside std::regex.
+      {R"(<bpmn:timeDuration>PT4H</bpmn:timeDuration>)",
+       "<bpmn:timeDuration>P" + std::string(200000, '0') + "1D</bpmn:timeDuration>", "workflow.bad_attribute",
+       "timeDuration", "", 21},
       {R"(<bpmn:serviceTask id="notify" ow:hook="supervision.warn" />)", R"(<bpmn:serviceTask id="notify" />)",
        "workflow.bad_attribute", "serviceTask", "notify", 16},
       {R"(targetRef="police_review" />)", R"(targetRef="nowhere" />)", "workflow.unknown_reference", "sequenceFlow", "f3",

@@ -51,5 +51,18 @@ TEST_F(Timers, Iso8601DurationsCountCalendarTime) {
   EXPECT_EQ(due({"3 days", 0}, "2026-01-31T02:00:00.000Z"), "workflow.bad_attribute");
 }
 
+// Found by fuzz/bpmn_model_fuzz (fuzz/corpus/bpmn_model_fuzz/regression_duration_overflow.bpmn):
+// P999999D overflowed the clock's 64-bit nanoseconds (undefined behaviour; in practice the due
+// time wrapped round to some other date).
+TEST_F(Timers, DurationsOverAHundredYearsAreRefusedNotOverflowed) {
+  EXPECT_EQ(due({"P999999D", 0}, "2026-11-23T02:00:00.000Z"), "workflow.bad_attribute");
+  EXPECT_EQ(due({"P1000000W", 0}, "2026-11-23T02:00:00.000Z"), "workflow.bad_attribute");
+  EXPECT_EQ(due({"P1000000Y", 0}, "2026-11-23T02:00:00.000Z"), "workflow.bad_attribute");
+  EXPECT_EQ(due({"PT500000H", 0}, "2026-11-23T02:00:00.000Z"), "2083-12-07T10:00:00.000Z");
+  EXPECT_EQ(due({"P100Y", 0}, "2026-11-23T02:00:00.000Z"), "2126-11-23T02:00:00.000Z");
+  EXPECT_EQ(check_timer_duration({"P100Y1D", 0}).error().code, "workflow.bad_attribute");
+  EXPECT_TRUE(check_timer_duration({"P3D", 0}).ok());
+}
+
 }  // namespace
 }  // namespace onewindow::workflow
