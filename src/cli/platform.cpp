@@ -310,10 +310,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   }
   identity::Directory& directory = *platform->directory;
   supervision::Recipients recipients;
-  recipients.of_department = [&directory](const std::string& key) -> Result<std::vector<std::string>> {
-    auto department = directory.department_by_key(key);
-    if (!department.ok()) return std::vector<std::string>{};
-    auto accounts = directory.accounts_of_department(department->id);
+  // The accounts still able to read their inbox.
+  auto enabled_ids = [](Result<std::vector<identity::Account>> accounts) -> Result<std::vector<std::string>> {
     if (!accounts.ok()) return accounts.take_error();
     std::vector<std::string> ids;
     for (const auto& account : *accounts) {
@@ -321,14 +319,13 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
     }
     return ids;
   };
-  recipients.supervisors = [&directory]() -> Result<std::vector<std::string>> {
-    auto accounts = directory.accounts_of_kind(identity::AccountKind::supervisor);
-    if (!accounts.ok()) return accounts.take_error();
-    std::vector<std::string> ids;
-    for (const auto& account : *accounts) {
-      if (!account.disabled) ids.push_back(account.id);
-    }
-    return ids;
+  recipients.of_department = [&directory, enabled_ids](const std::string& key) -> Result<std::vector<std::string>> {
+    auto department = directory.department_by_key(key);
+    if (!department.ok()) return std::vector<std::string>{};
+    return enabled_ids(directory.accounts_of_department(department->id));
+  };
+  recipients.supervisors = [&directory, enabled_ids]() -> Result<std::vector<std::string>> {
+    return enabled_ids(directory.accounts_of_kind(identity::AccountKind::supervisor));
   };
   platform->supervision = std::make_unique<supervision::Supervision>(
       *platform->database, *platform->transparency_log, *platform->workflow, *platform->calendar, platform->clock,

@@ -77,6 +77,7 @@ nlohmann::json AnomalyCase::to_json() const {
 
 Result<ExamineReport> Supervision::examine() {
   std::lock_guard pass(pass_mutex_);
+  recipients_cache_.clear();
   ExamineReport report;
   auto stored = database_.read_value<std::int64_t>([&](store::Session& session) -> Result<std::int64_t> {
     auto row = session.query_one("SELECT position FROM supervision_cursor WHERE name = $1", {std::string(cursor_name)});

@@ -48,6 +48,17 @@ struct Reader {
     return bad(mapping["enabled"], path + ".enabled", "must be true or false");
   }
 
+  // One rule's mapping under rules: (its keys are "enabled" and `thresholds`), with `enabled` set.
+  Result<YAML::Node> rule(const YAML::Node& rules, const char* name, std::initializer_list<std::string_view> known,
+                          bool& on) const {
+    auto node = mapping(rules, name, "rules", known);
+    if (!node.ok()) return node.take_error();
+    auto given = enabled(*node, std::string("rules.") + name);
+    if (!given.ok()) return given.take_error();
+    on = *given;
+    return node;
+  }
+
   // "HH:MM" as minutes after midnight.
   Result<int> time_of_day(const YAML::Node& mapping, const std::string& path, const char* key, int fallback) const {
     auto text = config_text(mapping, file, path, key, false);
@@ -97,26 +108,17 @@ Result<Configuration> Configuration::load(const std::filesystem::path& file) {
                                "foreign_prefill_read"});
   if (!rules.ok()) return rules.take_error();
 
-  auto rubber_stamp = reader.mapping(*rules, "rubber_stamp", "rules", {"enabled", "within_seconds"});
+  auto rubber_stamp = reader.rule(*rules, "rubber_stamp", {"enabled", "within_seconds"}, configuration.rubber_stamp);
   if (!rubber_stamp.ok()) return rubber_stamp.take_error();
-  auto rubber_stamp_on = reader.enabled(*rubber_stamp, "rules.rubber_stamp");
-  if (!rubber_stamp_on.ok()) return rubber_stamp_on.take_error();
-  configuration.rubber_stamp = *rubber_stamp_on;
   auto within = reader.integer(*rubber_stamp, "rules.rubber_stamp", "within_seconds", 60, 1, 86400);
   if (!within.ok()) return within.take_error();
   configuration.rubber_stamp_seconds = *within;
 
-  auto same_official = reader.mapping(*rules, "same_official", "rules", {"enabled"});
+  auto same_official = reader.rule(*rules, "same_official", {"enabled"}, configuration.same_official);
   if (!same_official.ok()) return same_official.take_error();
-  auto same_official_on = reader.enabled(*same_official, "rules.same_official");
-  if (!same_official_on.ok()) return same_official_on.take_error();
-  configuration.same_official = *same_official_on;
 
-  auto hours = reader.mapping(*rules, "outside_working_hours", "rules", {"enabled", "from", "to"});
+  auto hours = reader.rule(*rules, "outside_working_hours", {"enabled", "from", "to"}, configuration.outside_working_hours);
   if (!hours.ok()) return hours.take_error();
-  auto hours_on = reader.enabled(*hours, "rules.outside_working_hours");
-  if (!hours_on.ok()) return hours_on.take_error();
-  configuration.outside_working_hours = *hours_on;
   auto from = reader.time_of_day(*hours, "rules.outside_working_hours", "from", configuration.working_hours_from);
   if (!from.ok()) return from.take_error();
   auto to = reader.time_of_day(*hours, "rules.outside_working_hours", "to", configuration.working_hours_to);
@@ -125,20 +127,14 @@ Result<Configuration> Configuration::load(const std::filesystem::path& file) {
   configuration.working_hours_from = *from;
   configuration.working_hours_to = *to;
 
-  auto returns = reader.mapping(*rules, "repeated_returns", "rules", {"enabled", "at_least"});
+  auto returns = reader.rule(*rules, "repeated_returns", {"enabled", "at_least"}, configuration.repeated_returns);
   if (!returns.ok()) return returns.take_error();
-  auto returns_on = reader.enabled(*returns, "rules.repeated_returns");
-  if (!returns_on.ok()) return returns_on.take_error();
-  configuration.repeated_returns = *returns_on;
   auto at_least = reader.integer(*returns, "rules.repeated_returns", "at_least", 2, 1, 1000);
   if (!at_least.ok()) return at_least.take_error();
   configuration.returns_at_least = *at_least;
 
-  auto prefill = reader.mapping(*rules, "foreign_prefill_read", "rules", {"enabled"});
+  auto prefill = reader.rule(*rules, "foreign_prefill_read", {"enabled"}, configuration.foreign_prefill_read);
   if (!prefill.ok()) return prefill.take_error();
-  auto prefill_on = reader.enabled(*prefill, "rules.foreign_prefill_read");
-  if (!prefill_on.ok()) return prefill_on.take_error();
-  configuration.foreign_prefill_read = *prefill_on;
   return configuration;
 }
 

@@ -208,12 +208,6 @@ Result<Metrics> Reports::metrics(const MetricsQuery& query) const {
     std::optional<Date> due;
     if (auto parsed = Date::parse(application.due_on); parsed.ok()) due = *parsed;
     std::optional<Date> finished_on = finished ? day_of(application.finished_at) : std::nullopt;
-    std::vector<workflow::TaskView> tasks;
-    if (!application.instance_id.empty()) {
-      auto found = engine_.tasks({application.instance_id, "", "", false});
-      if (!found.ok()) return found.take_error();
-      tasks = std::move(found).value();
-    }
     bool answered_in_time = false;
     if (!application.follow_up_instance.empty()) {
       auto follow_up = engine_.tasks({application.follow_up_instance, "", "", false});
@@ -260,6 +254,12 @@ Result<Metrics> Reports::metrics(const MetricsQuery& query) const {
 
     // By department or official: the window's part, then each review task.
     const bool by_department = query.by == "department";
+    std::vector<workflow::TaskView> tasks;
+    if (!application.instance_id.empty()) {
+      auto found = engine_.tasks({application.instance_id, "", "", false});
+      if (!found.ok()) return found.take_error();
+      tasks = std::move(found).value();
+    }
     if (intake || application.state == "submitted") {
       std::string key = by_department ? (intake ? intake->department : service ? service->intake_department : "")
                                       : (intake ? intake->actor : "");

@@ -201,6 +201,8 @@ class Supervision {
   const services::Applications* applications_;
   std::vector<notification::Channel*> channels_;
   std::mutex pass_mutex_;
+  // The recipients looked up in the running pass (under pass_mutex_), by department ("" for supervisors).
+  std::map<std::string, std::vector<std::string>> recipients_cache_;
 
   std::mutex worker_mutex_;
   std::condition_variable worker_wake_;

@@ -131,6 +131,7 @@ std::vector<store::Migration> Supervision::migrations() {
 
 Result<PassReport> Supervision::watch() {
   std::lock_guard pass(pass_mutex_);
+  recipients_cache_.clear();
   PassReport report;
   const Date today = clock_.today();
 
@@ -266,13 +267,15 @@ Status Supervision::notify(store::Session& session, const std::vector<std::strin
 }
 
 Result<std::vector<std::string>> Supervision::recipients_of(const std::string& department) {
-  // Looked up at each warning: accounts change, and warnings are few next to the clocks.
-  if (department.empty()) {
-    if (!recipients_.supervisors) return std::vector<std::string>{};
-    return recipients_.supervisors();
-  }
-  if (!recipients_.of_department) return std::vector<std::string>{};
-  return recipients_.of_department(department);
+  // Looked up once per pass (the pass clears the cache): accounts change between passes, and a
+  // pass that raises thousands of warnings for one department asks the directory once.
+  if (auto known = recipients_cache_.find(department); known != recipients_cache_.end()) return known->second;
+  Result<std::vector<std::string>> found = std::vector<std::string>{};
+  if (department.empty() && recipients_.supervisors) found = recipients_.supervisors();
+  if (!department.empty() && recipients_.of_department) found = recipients_.of_department(department);
+  if (!found.ok()) return found.take_error();
+  recipients_cache_[department] = *found;
+  return found;
 }
 
 Result<std::vector<Warning>> Supervision::warnings(const WarningQuery& query) const {
