@@ -34,14 +34,10 @@ function request()
   return wrk.format(journey[1], journey[2], headers, journey[4])
 end
 
+-- wrk waits whole milliseconds: a fraction is made good on average by waiting one more at random.
 function delay()
-  return delay_ms
+  local whole = math.floor(delay_ms)
+  return whole + ((math.random() < delay_ms - whole) and 1 or 0)
 end
 
--- One line wrk's caller reads: requests, errors, p50 and p99 in milliseconds.
-function done(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout +
-                 summary.errors.status
-  io.write(string.format("SOAK requests=%d errors=%d p50_ms=%.3f p99_ms=%.3f seconds=%.3f\n", summary.requests, errors,
-                         latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration / 1e6))
-end
+dofile(os.getenv("SOAK_WRK_DIR") .. "/summary.lua")

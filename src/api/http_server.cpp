@@ -64,6 +64,27 @@ bool has_header(const Response& response, std::string_view lower_case_name) {
   return false;
 }
 
+// The headers every answer carries, in the one place for both a whole and a streamed body. The
+// security headers are defaults a handler may replace (the web UI's pages set their own policy):
+// an API answer is never to be framed, sniffed, cached, sent on as a referrer, or run as a page.
+template <typename Builder>
+void append_headers(Builder& builder, const Request& request, const Response& response, bool closing) {
+  builder.append_header("X-Request-Id", request.request_id);
+  builder.append_header(restinio::http_field::content_type, response.content_type);
+  builder.append_header("X-Content-Type-Options", "nosniff");
+  if (!has_header(response, "cache-control")) builder.append_header(restinio::http_field::cache_control, "no-store");
+  if (!has_header(response, "x-frame-options")) builder.append_header("X-Frame-Options", "DENY");
+  if (!has_header(response, "referrer-policy")) builder.append_header("Referrer-Policy", "no-referrer");
+  // JSON shown as a page would run nothing, and no other site may frame it. Other answers
+  // (license PDFs, exports, materials) are left to their routes: Chromium's PDF viewer does not
+  // open under a policy of 'none'.
+  if (response.content_type == "application/json" && !has_header(response, "content-security-policy")) {
+    builder.append_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+  for (const auto& [name, value] : response.headers) builder.append_header(name, value);
+  if (closing) builder.connection_close();
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -144,12 +165,7 @@ struct Server::Implementation {
     if (response.stream) return stream(incoming, request, route_pattern, std::move(response), started);
     auto builder = incoming->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(response.status)}, reason_phrase(response.status)});
-    builder.append_header("X-Request-Id", request.request_id);
-    builder.append_header(restinio::http_field::content_type, response.content_type);
-    builder.append_header("X-Content-Type-Options", "nosniff");
-    if (!has_header(response, "cache-control")) builder.append_header(restinio::http_field::cache_control, "no-store");
-    for (const auto& [name, value] : response.headers) builder.append_header(name, value);
-    if (draining.load()) builder.connection_close();
+    append_headers(builder, request, response, draining.load());
     std::size_t bytes = response.body.size();
     if (request.method != "HEAD") builder.set_body(std::move(response.body));
 
@@ -177,12 +193,7 @@ struct Server::Implementation {
     auto builder = std::make_shared<restinio::response_builder_t<restinio::chunked_output_t>>(
         incoming->create_response<restinio::chunked_output_t>(restinio::http_status_line_t{
             restinio::http_status_code_t{static_cast<std::uint16_t>(response.status)}, reason_phrase(response.status)}));
-    builder->append_header("X-Request-Id", request.request_id);
-    builder->append_header(restinio::http_field::content_type, response.content_type);
-    builder->append_header("X-Content-Type-Options", "nosniff");
-    if (!has_header(response, "cache-control")) builder->append_header(restinio::http_field::cache_control, "no-store");
-    for (const auto& [name, value] : response.headers) builder->append_header(name, value);
-    if (draining.load()) builder->connection_close();
+    append_headers(*builder, request, response, draining.load());
     {
       std::lock_guard lock(in_flight_mutex);
       ++streams;

@@ -46,11 +46,17 @@ Response Response::text(int status, std::string content_type, std::string body) 
 
 Response error_response(const Error& error, std::string_view request_id) {
   nlohmann::json details = error.details.is_null() ? nlohmann::json::object() : error.details;
-  return Response::json(status_for(error.kind), {{"error",
-                                                  {{"code", error.code},
-                                                   {"message", error.message},
-                                                   {"details", details},
-                                                   {"request_id", std::string(request_id)}}}});
+  Response response = Response::json(status_for(error.kind), {{"error",
+                                                               {{"code", error.code},
+                                                                {"message", error.message},
+                                                                {"details", details},
+                                                                {"request_id", std::string(request_id)}}}});
+  // An error that knows how long to wait says so the way HTTP clients read it (RFC 9110 10.2.3).
+  auto wait = details.find("retry_after_seconds");
+  if (wait != details.end() && wait->is_number_integer() && wait->get<std::int64_t>() > 0) {
+    response.headers.emplace_back("Retry-After", std::to_string(wait->get<std::int64_t>()));
+  }
+  return response;
 }
 
 std::string Request::header(std::string_view lower_case_name) const {

@@ -202,7 +202,13 @@ void add_services_routes(Router& router, services::Applications& applications, i
                                                              applicant.ok() ? &*applicant : nullptr,
                                                              official.ok() ? &*official : nullptr);
                 if (!content.ok()) return content.take_error();
-                return Response::text(200, content->content_type, std::move(content->content));
+                // An upload is the applicant's file, not this site's page: it is saved, never shown
+                // in the site's origin, and were it opened it could run nothing.
+                Response response = Response::text(200, content->content_type, std::move(content->content));
+                response.headers.emplace_back("Content-Disposition",
+                                              "attachment; filename=\"" + request.path_parameters.at("material") + "\"");
+                response.headers.emplace_back("Content-Security-Policy", "default-src 'none'; sandbox");
+                return response;
               }});
 
   router.add({"POST", "/api/v1/applications/{id}/submit", "services.apply",

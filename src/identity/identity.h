@@ -229,7 +229,8 @@ class Directory {
 
  private:
   Result<Principal> principal_of(store::Session& session, std::string_view account_id) const;
-  bool address_limited(const std::string& address);
+  // How long until this address may try again, when it has failed too often in the last minute.
+  std::optional<std::chrono::seconds> address_limited(const std::string& address);
   void count_address_failure(const std::string& address);
 
   store::Database& database_;

@@ -32,12 +32,19 @@ struct StoredAccount {
 
 }  // namespace
 
-bool Directory::address_limited(const std::string& address) {
+std::optional<std::chrono::seconds> Directory::address_limited(const std::string& address) {
   std::lock_guard lock(address_mutex_);
   auto& failures = address_failures_[address];
-  auto cutoff = clock_.now() - std::chrono::minutes(1);
-  std::erase_if(failures, [&](auto time) { return time < cutoff; });
-  return static_cast<int>(failures.size()) >= options_.address_failures_per_minute;
+  const auto now = clock_.now();
+  std::erase_if(failures, [&](auto time) { return time < now - std::chrono::minutes(1); });
+  if (failures.empty()) {
+    address_failures_.erase(address);  // so that the map holds only addresses that failed lately
+    return std::nullopt;
+  }
+  if (static_cast<int>(failures.size()) < options_.address_failures_per_minute) return std::nullopt;
+  // Free again once the oldest failure of the last minute is a minute old.
+  auto wait = std::chrono::ceil<std::chrono::seconds>(failures.front() + std::chrono::minutes(1) - now);
+  return std::max(wait, std::chrono::seconds(1));
 }
 
 void Directory::count_address_failure(const std::string& address) {
@@ -46,9 +53,10 @@ void Directory::count_address_failure(const std::string& address) {
 }
 
 Result<Login> Directory::login(const LoginAttempt& attempt) {
-  if (address_limited(attempt.client_address)) {
+  if (auto wait = address_limited(attempt.client_address)) {
     return Error(ErrorKind::too_many_requests, "identity.rate_limited",
-                 "too many failed logins from this address; wait a minute");
+                 "too many failed logins from this address; wait a minute",
+                 {{"retry_after_seconds", wait->count()}});
   }
   std::string username = attempt.username;
   for (char& c : username) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -85,9 +93,12 @@ Result<Login> Directory::login(const LoginAttempt& attempt) {
   const auto now = clock_.now();
   const std::string now_text = format_timestamp(now);
   if (!account.locked_until.empty() && account.locked_until > now_text) {
+    auto until = parse_timestamp(account.locked_until, "locked_until");
+    if (!until.ok()) return until.take_error();
+    auto wait = std::max(std::chrono::ceil<std::chrono::seconds>(*until - now), std::chrono::seconds(1));
     return Error(ErrorKind::too_many_requests, "identity.locked",
                  "the account is locked after repeated failed logins; try again later",
-                 {{"locked_until", account.locked_until}});
+                 {{"locked_until", account.locked_until}, {"retry_after_seconds", wait.count()}});
   }
 
   // The expensive check runs outside any transaction so that it never holds the write lock.

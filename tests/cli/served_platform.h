@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,12 +21,14 @@ inline nlohmann::json body_of(const onewindow::testing::HttpResponse& response) 
 
 class ServedPlatform {
  public:
-  ServedPlatform() {
+  // `adjust` changes the tests' settings before the platform is built (secure cookies, say).
+  explicit ServedPlatform(const std::function<void(Settings&)>& adjust = {}) {
     settings = *load_settings(std::nullopt, [](const char*) -> const char* { return nullptr; }, {});
     settings.data_dir = directory.path().string();
     settings.config_dir = onewindow::testing::config_dir().string();
     settings.http.access_log = false;
     settings.listen = "127.0.0.1:" + std::to_string(onewindow::testing::free_port());
+    if (adjust) adjust(settings);
     auto built = build_platform(settings);
     EXPECT_TRUE(built.ok()) << built.error().message;
     if (!built.ok()) return;
