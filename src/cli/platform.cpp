@@ -293,7 +293,8 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   platform->applications = std::make_unique<services::Applications>(
       *platform->database, *platform->transparency_log, *platform->service_catalog, *platform->exchange,
       *platform->workflow, platform->clock,
-      services::ApplicationOptions{std::filesystem::path(configured.data_dir) / "materials", platform->licenses.get()});
+      services::ApplicationOptions{std::filesystem::path(configured.data_dir) / "materials", platform->licenses.get(),
+                                   platform->registries.get()});
   platform->inbox = std::make_unique<notification::Inbox>(*platform->database, platform->clock);
   platform->applications->add_channel(*platform->inbox);
 

@@ -260,8 +260,25 @@ Error Registries::not_owned(const RegistryDefinition& definition, const FieldDef
                {{"field", field.name}, {"authority", field.authority}});
 }
 
+Status Registries::check(std::string_view registry, const nlohmann::json& fields, const Writer& writer) const {
+  auto found = definition(registry);
+  if (!found.ok()) return found.take_error();
+  return check_fields(**found, "", fields, writer, clock_.today());
+}
+
 Result<WriteReceipt> Registries::write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
                                        std::string_view reason, const Writer& writer) {
+  Result<WriteReceipt> receipt = Error(ErrorKind::internal, "registry.write_failed", "the write did not run");
+  Status written = database_.write([&](store::Session& session) -> Status {
+    receipt = write(session, registry, key, fields, reason, writer);
+    return receipt.status();
+  });
+  if (!written.ok()) return written.take_error();
+  return receipt;
+}
+
+Result<WriteReceipt> Registries::write(store::Session& session, std::string_view registry, std::string_view key,
+                                       const nlohmann::json& fields, std::string_view reason, const Writer& writer) {
   auto found = definition(registry);
   if (!found.ok()) return found.take_error();
   const RegistryDefinition& registry_definition = **found;
@@ -277,7 +294,7 @@ Result<WriteReceipt> Registries::write(std::string_view registry, std::string_vi
 
   WriteReceipt receipt;
   receipt.written_at = format_timestamp(clock_.now());
-  Status written = database_.write([&](store::Session& session) -> Status {
+  Status written = [&]() -> Status {
     std::vector<PendingRow> rows(1);
     PendingRow& row = rows[0];
     row.key = *record_key;
@@ -322,7 +339,7 @@ Result<WriteReceipt> Registries::write(std::string_view registry, std::string_vi
           return std::vector<Change>{{rows[0].key, std::move(written), receipt.created}};
         },
         receipt.log_index, receipt.written_at);
-  });
+  }();
   if (!written.ok()) return written.take_error();
   return receipt;
 }

@@ -307,6 +307,13 @@ class Registries {
   // registry.reason_required.
   Result<WriteReceipt> write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
                              std::string_view reason, const Writer& writer);
+  // Checks fields as write() would, without a key or a transaction: for a caller that writes
+  // them later (an application's record, checked when it is submitted, written when approved).
+  Status check(std::string_view registry, const nlohmann::json& fields, const Writer& writer) const;
+  // write(), in the caller's transaction (a completed application writes the record it made with
+  // its approval); on an error the caller's transaction should be rolled back.
+  Result<WriteReceipt> write(store::Session& session, std::string_view registry, std::string_view key,
+                             const nlohmann::json& fields, std::string_view reason, const Writer& writer);
 
   // Writes many records in the caller's transaction (so that an import's progress commits with
   // its rows) under one transparency-log entry, action "registry.import", whose details are

@@ -86,6 +86,7 @@ Application application_from(const nlohmann::json& json) {
   application.rated_at = json.value("rated_at", "");
   application.follow_up_instance = json.value("follow_up_instance", "");
   application.licenses = json.value("licenses", nlohmann::json::array());
+  application.records = json.value("records", nlohmann::json::array());
   return application;
 }
 
@@ -159,7 +160,8 @@ nlohmann::json Application::to_json() const {
           {"rating_comment", rating_comment},
           {"rated_at", rated_at},
           {"follow_up_instance", follow_up_instance},
-          {"licenses", licenses}};
+          {"licenses", licenses},
+          {"records", records}};
 }
 
 Applications::Applications(store::Database& database, audit::TransparencyLog& log, const ServiceCatalog& services,
@@ -279,27 +281,36 @@ Status Applications::issue_licenses(store::Session& session, const ServiceItem& 
       request.holder_name = text_of(application.form.value("applicant_name", nlohmann::json(application.applicant)));
     } else if (issue.holder == "new_enterprise") {
       if (new_enterprise.empty()) {
-        std::string body = random_characters(organization_characters, 8);
-        auto organization = organization_code_check_character(body);
-        if (!organization.ok()) return organization.take_error();
-        std::string first = "91" + division + body + *organization;
-        auto check = unified_social_credit_code_check_character(first);
-        if (!check.ok()) return check.take_error();
-        new_enterprise = first + *check;
+        auto made = unused_identifier(session, service, issue.holder, [&]() -> Result<std::string> {
+          std::string body = random_characters(organization_characters, 8);
+          auto organization = organization_code_check_character(body);
+          if (!organization.ok()) return organization.take_error();
+          std::string first = "91" + division + body + *organization;
+          auto check = unified_social_credit_code_check_character(first);
+          if (!check.ok()) return check.take_error();
+          return first + *check;
+        });
+        if (!made.ok()) return made.take_error();
+        new_enterprise = *made;
       }
       request.holder_id = new_enterprise;
       request.holder_name = text_of(application.form.value(issue.holder_name, nlohmann::json()));
     } else {
       if (new_person.empty()) {
-        std::string birth = text_of(application.form.value(issue.birth_date, nlohmann::json()));
-        birth.erase(std::remove(birth.begin(), birth.end(), '-'), birth.end());
-        // The sequence's last digit is odd for a man and even for a woman (GB 11643).
-        std::string sequence = random_characters("0123456789", 2);
-        int last = (random_characters("01234", 1)[0] - '0') * 2 + (text_of(application.form.value(issue.sex, nlohmann::json())) == "1" ? 1 : 0);
-        std::string first = division + birth + sequence + std::to_string(last);
-        auto check = citizen_id_check_character(first);
-        if (!check.ok()) return check.take_error();
-        new_person = first + *check;
+        auto made = unused_identifier(session, service, issue.holder, [&]() -> Result<std::string> {
+          std::string birth = text_of(application.form.value(issue.birth_date, nlohmann::json()));
+          birth.erase(std::remove(birth.begin(), birth.end(), '-'), birth.end());
+          // The sequence's last digit is odd for a man and even for a woman (GB 11643).
+          std::string sequence = random_characters("0123456789", 2);
+          int last = (random_characters("01234", 1)[0] - '0') * 2 +
+                     (text_of(application.form.value(issue.sex, nlohmann::json())) == "1" ? 1 : 0);
+          std::string first = division + birth + sequence + std::to_string(last);
+          auto check = citizen_id_check_character(first);
+          if (!check.ok()) return check.take_error();
+          return first + *check;
+        });
+        if (!made.ok()) return made.take_error();
+        new_person = *made;
       }
       request.holder_id = new_person;
       request.holder_name = text_of(application.form.value(issue.holder_name, nlohmann::json()));
@@ -314,7 +325,52 @@ Status Applications::issue_licenses(store::Session& session, const ServiceItem& 
         {{"type", issue.type}, {"name", type->name}, {"identifier", issued->identifier}, {"department", type->department},
          {"holder_id", request.holder_id}});
   }
+  for (const RecordWrite& record : service.records) {
+    const std::string& key = record.holder == "new_person" ? new_person : new_enterprise;
+    auto written = options_.registries
+                       ? options_.registries->write(session, record.registry, key, record_fields(record, application),
+                                                    service.name + " " + application.id, {"system", record.department})
+                       : Result<registry::WriteReceipt>(registry::WriteReceipt{});
+    if (!written.ok()) return written.take_error();
+    if (options_.registries) {
+      application.records.push_back({{"registry", record.registry}, {"key", key}, {"department", record.department},
+                                     {"log_index", written->log_index}});
+    }
+  }
   return ok_status();
+}
+
+Result<std::string> Applications::unused_identifier(store::Session& session, const ServiceItem& service,
+                                                    std::string_view holder,
+                                                    const std::function<Result<std::string>()>& draw) const {
+  // Three random digits of a citizen ID number meet one already given on the same day about once
+  // in a thousand: a new holder's identifier is drawn again while the registry it goes into holds it.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto identifier = draw();
+    if (!identifier.ok()) return identifier.take_error();
+    bool taken = false;
+    for (const RecordWrite& record : service.records) {
+      if (record.holder != holder || !options_.registries) continue;
+      auto found = options_.registries->read(session, record.registry, *identifier, {record.department, false});
+      if (found.ok()) taken = true;
+      else if (found.error().code != "registry.record_not_found") return found.take_error();
+    }
+    if (!taken) return identifier;
+  }
+  return Error(ErrorKind::conflict, "services.no_free_identifier",
+               "twenty identifiers drawn for the new " + std::string(holder == "new_person" ? "person" : "enterprise") +
+                   " were all taken; try the approval again");
+}
+
+nlohmann::json Applications::record_fields(const RecordWrite& record, const Application& application) const {
+  nlohmann::json fields = nlohmann::json::object();
+  for (const auto& [name, form_field] : record.fields) {
+    auto value = application.form.find(form_field);
+    if (value != application.form.end() && !value->is_null()) fields[name] = *value;
+  }
+  for (const auto& [name, value] : record.values) fields[name] = value;
+  for (const std::string& name : record.completed_on) fields[name] = clock_.today().to_string();
+  return fields;
 }
 
 Result<const ServiceItem*> Applications::service_of(const Application& application) const {
@@ -629,6 +685,22 @@ Status Applications::check_submission(const ServiceItem& service, const Applicat
     if (!application.material(material.code)) {
       return Error(ErrorKind::invalid_argument, "services.material_missing", "the key material " + material.name + " is missing",
                    {{"field", "materials"}, {"material", material.code}});
+    }
+  }
+  // What the application will write into a registry once approved is checked now, so that the
+  // last approval is not the first to find a value the registry refuses. A refusal names the
+  // form field it came from.
+  for (const RecordWrite& record : service.records) {
+    if (!options_.registries) break;
+    Status fits = options_.registries->check(record.registry, record_fields(record, application), {"system", record.department});
+    if (!fits.ok()) {
+      Error error = fits.error();
+      std::string registry_field = error.details.value("field", "");
+      auto from = record.fields.find(registry_field);
+      error.details["registry"] = record.registry;
+      error.details["registry_field"] = registry_field;
+      error.details["field"] = from == record.fields.end() ? std::string("form") : from->second;
+      return error;
     }
   }
   for (const auto& [name, check] : intake_checks_) {
@@ -953,6 +1025,7 @@ Result<Application> Applications::decide(std::string_view id, const Decision& de
         application->finished_at = application->updated_at;
         ONEWINDOW_TRY(issue_licenses(session, **service, *application));
         if (!application->licenses.empty()) details["licenses"] = application->licenses;
+        if (!application->records.empty()) details["records"] = application->records;
       } else if (instance->status == "terminated") {
         application->state = "refused";
         application->finished_at = application->updated_at;

@@ -65,7 +65,7 @@ class Reader {
     ONEWINDOW_TRY(check_known_keys(root, file_, "",
                                    {"code", "name", "name_en", "type", "competent_department", "implementing_departments",
                                     "intake_department", "applicant_kinds", "legal_basis", "conditions", "materials",
-                                    "statutory_limit", "promised_limit", "fees", "process", "form", "licenses"}));
+                                    "statutory_limit", "promised_limit", "fees", "process", "form", "licenses", "records"}));
     ServiceItem service;
     service.file = file_;
     for (auto [key, target] : {std::pair{"code", &service.code}, std::pair{"name", &service.name},
@@ -125,6 +125,7 @@ class Reader {
     ONEWINDOW_TRY(read_materials(root["materials"], service));
     ONEWINDOW_TRY(read_form(root["form"], directory, service));
     ONEWINDOW_TRY(read_licenses(root["licenses"], service));
+    ONEWINDOW_TRY(read_records(root["records"], service));
     return service;
   }
 
@@ -357,6 +358,93 @@ class Reader {
         }
       }
       service.licenses.push_back(std::move(issue));
+    }
+    return ok_status();
+  }
+
+  // What the completed application writes into the registries: each field checked against the
+  // registry's definition and its authority here, so that a completed application cannot fail
+  // on its configuration (its values are checked when written).
+  Status read_records(const YAML::Node& node, ServiceItem& service) const {
+    if (!node || node.IsNull()) return ok_status();
+    if (!node.IsSequence()) return error(node, "records", "config.bad_value", "records is a list");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node& entry = node[i];
+      std::string path = "records[" + std::to_string(i) + "]";
+      ONEWINDOW_TRY(check_known_keys(entry, file_, path + ".",
+                                     {"registry", "holder", "department", "fields", "values", "completed_on"}));
+      RecordWrite record;
+      for (auto [key, target] : {std::pair{"registry", &record.registry}, std::pair{"holder", &record.holder},
+                                 std::pair{"department", &record.department}}) {
+        auto value = text(entry, path, key);
+        if (!value.ok()) return value.take_error();
+        *target = *value;
+      }
+      const registry::RegistryDefinition* definition = registries_.find(record.registry);
+      if (!definition) {
+        return error(entry["registry"], path + ".registry", "services.unknown_registry", "no registry " + record.registry);
+      }
+      if (record.holder != "new_person" && record.holder != "new_enterprise") {
+        return error(entry["holder"], path + ".holder", "config.bad_value", "holder is new_person or new_enterprise");
+      }
+      if (std::none_of(service.licenses.begin(), service.licenses.end(),
+                       [&](const LicenseIssue& issue) { return issue.holder == record.holder; })) {
+        return error(entry["holder"], path + ".holder", "config.bad_value",
+                     "no license of the service is for the " + record.holder + ": its identifier is made for the licenses");
+      }
+      ONEWINDOW_TRY(department(entry["department"], path + ".department", record.department));
+      if (!service.implemented_by(record.department)) {
+        return error(entry["department"], path + ".department", "services.unknown_department",
+                     record.department + " does not implement the service");
+      }
+
+      std::set<std::string> given;
+      // Each registry field named once, in one of the three ways, and owned by the department.
+      auto registry_field = [&](const YAML::Node& at, const std::string& field_path, const std::string& name) -> Status {
+        const registry::FieldDefinition* field = definition->field(name);
+        if (!field || name == definition->key) {
+          return error(at, field_path, "services.unknown_item",
+                       "registry " + record.registry + " has no field " + name + " to write (its key is the new identifier)");
+        }
+        if (field->authority != record.department) {
+          return error(at, field_path, "registry.field_not_owned",
+                       name + " of " + record.registry + " is written by " + field->authority + ", not " + record.department);
+        }
+        if (!given.insert(name).second) return error(at, field_path, "config.bad_value", name + " is given twice");
+        return ok_status();
+      };
+      for (const char* key : {"fields", "values"}) {
+        const YAML::Node& mapping = entry[key];
+        if (!mapping || mapping.IsNull()) continue;
+        if (!mapping.IsMap()) {
+          return error(mapping, path + "." + key, "config.bad_value", std::string(key) + " maps registry fields to " +
+                                                                            (key == std::string("fields") ? "form fields" : "values"));
+        }
+        for (const auto& item : mapping) {
+          std::string name = item.first.as<std::string>();
+          std::string item_path = path + "." + key + "." + name;
+          ONEWINDOW_TRY(registry_field(item.first, item_path, name));
+          std::string value = item.second.IsScalar() ? item.second.as<std::string>() : "";
+          if (key == std::string("fields")) {
+            if (!service.field(value)) return error(item.second, item_path, "services.unknown_form_field", "the form has no field " + value);
+            record.fields[name] = value;
+          } else {
+            if (!item.second.IsScalar()) return error(item.second, item_path, "config.bad_value", "a value is written as text");
+            record.values[name] = value;
+          }
+        }
+      }
+      auto dates = config_text_list(entry, file_, path, "completed_on");
+      if (!dates.ok()) return dates.take_error();
+      for (const std::string& name : *dates) ONEWINDOW_TRY(registry_field(entry["completed_on"], path + ".completed_on", name));
+      record.completed_on = *dates;
+      for (const registry::FieldDefinition& field : definition->fields) {
+        if (field.required && field.name != definition->key && !given.contains(field.name)) {
+          return error(entry, path + ".fields", "config.missing_field",
+                       "a new record of " + record.registry + " needs " + field.name);
+        }
+      }
+      service.records.push_back(std::move(record));
     }
     return ok_status();
   }

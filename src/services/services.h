@@ -120,6 +120,21 @@ struct LicenseIssue {
   std::map<std::string, std::string> data;  // license item -> form field
 };
 
+// A record the completed application writes into a base registry, as its authority's act: the
+// newborn in the person registry, the new enterprise in the legal-person registry. Its key is
+// the identifier made for the new holder (the same as on its licenses), and it is written in the
+// transaction of the approval that completes the application, so that the next service prefills
+// from it. Checked at load: the registry and its fields exist, `department` is the authority of
+// every field written, and every required field is given.
+struct RecordWrite {
+  std::string registry;    // "person"
+  std::string holder;      // new_person or new_enterprise: whose identifier is the key
+  std::string department;  // the authority writing it ("police")
+  std::map<std::string, std::string> fields;  // registry field -> form field
+  std::map<std::string, std::string> values;  // registry field -> a value as written ("active")
+  std::vector<std::string> completed_on;      // registry fields given the day it completes
+};
+
 struct FormSchema;  // the compiled JSON Schema (valijson), internal
 
 struct ServiceItem {
@@ -141,6 +156,7 @@ struct ServiceItem {
   nlohmann::json form_schema;
   std::vector<FieldSource> fields;  // in the schema's property order
   std::vector<LicenseIssue> licenses;
+  std::vector<RecordWrite> records;
   std::string file;
   std::shared_ptr<const FormSchema> compiled_schema;
 
@@ -234,6 +250,8 @@ struct Application {
   std::string follow_up_instance;  // the rating_follow_up instance a bad rating started
   // The licenses issued at approval: {"type", "identifier", "department"}.
   nlohmann::json licenses = nlohmann::json::array();
+  // The records written into base registries at approval: {"registry", "key", "department", "log_index"}.
+  nlohmann::json records = nlohmann::json::array();
   nlohmann::json to_json() const;
 
   // The material given for `code`, or nullptr.
@@ -270,6 +288,7 @@ using IntakeCheck = std::function<Status(const ServiceItem& service, const Appli
 struct ApplicationOptions {
   std::filesystem::path material_directory;  // where uploaded files are kept (made if missing)
   license::Licenses* licenses = nullptr;      // issues the services' licenses at approval; none: no licenses
+  registry::Registries* registries = nullptr;  // takes the services' records at approval; none: no records
 };
 
 class Applications {
@@ -357,6 +376,11 @@ class Applications {
   Result<const ServiceItem*> service_of(const Application& application) const;
   // Issues every license of the service in the approval's transaction.
   Status issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const;
+  // An identifier from `draw` that the registries the service writes the holder into do not hold.
+  Result<std::string> unused_identifier(store::Session& session, const ServiceItem& service, std::string_view holder,
+                                        const std::function<Result<std::string>()>& draw) const;
+  // The fields of a record the application writes (its key aside).
+  nlohmann::json record_fields(const RecordWrite& record, const Application& application) const;
   Status notify(store::Session& session, const Application& application, const std::string& kind,
                 const std::string& subject, const std::string& body) const;
   Status check_submission(const ServiceItem& service, const Application& application) const;

@@ -298,6 +298,21 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   ASSERT_EQ(holders.size(), 1u) << "one newborn on all four";
   EXPECT_TRUE(validate_citizen_id(*holders.begin(), Date(2026, 12, 31)).ok()) << "a valid citizen ID number was made";
   EXPECT_EQ(holders.begin()->substr(6, 8), "20261128") << "from the birth date";
+
+  // The newborn is in the person registry under that number, as public security's registration,
+  // and the other departments read it there as their grants allow.
+  ASSERT_EQ(done["records"].size(), 1u) << done.dump();
+  EXPECT_EQ(done["records"][0]["registry"], "person");
+  EXPECT_EQ(done["records"][0]["key"], *holders.begin());
+  EXPECT_TRUE(done["records"][0]["log_index"].is_number());
+  HttpResponse registered =
+      http_request("GET", base_ + "/registries/person/records/" + *holders.begin(), "", officials_.at("police"));
+  ASSERT_EQ(registered.status, 200) << registered.body;
+  nlohmann::json newborn = body_of(registered)["fields"];
+  EXPECT_EQ(newborn["name"], "张小宝");
+  EXPECT_EQ(newborn["sex"], "1");
+  EXPECT_EQ(newborn["birth_date"], "2026-11-28");
+  EXPECT_EQ(newborn["household_address"], "山东省青岛市莱西市烟台路1号") << "the parent's, from the form";
   progress = body_of(http_request("GET", base_ + "/applications/" + id + "/progress", "", citizen_));
   std::vector<std::string> actions;
   for (const auto& event : progress["history"]) actions.push_back(event["action"]);
@@ -372,10 +387,89 @@ TEST_F(ServicesRoutes, AnEnterpriseIsEstablishedWithFourSignedLicensesInParallel
   ASSERT_EQ(holders.size(), 1u) << "one enterprise, one unified social credit code";
   EXPECT_TRUE(validate_unified_social_credit_code(*holders.begin()).ok()) << *holders.begin();
   EXPECT_EQ(holders.begin()->substr(2, 6), "370285") << "registered where the form says";
+
+  // The enterprise is in the legal-person registry under its code, as market regulation's act.
+  ASSERT_EQ(done["records"].size(), 1u) << done.dump();
+  EXPECT_EQ(done["records"][0]["registry"], "legal_person");
+  EXPECT_EQ(done["records"][0]["key"], *holders.begin());
+  EXPECT_EQ(done["records"][0]["department"], "market");
+  HttpResponse registered = http_request("GET", base_ + "/registries/legal_person/records/" + *holders.begin(), "",
+                                         officials_.at("market"));
+  ASSERT_EQ(registered.status, 200) << registered.body;
+  nlohmann::json fields = body_of(registered)["fields"];
+  EXPECT_EQ(fields["name"], "青岛示范科技有限公司");
+  EXPECT_EQ(fields["entity_type"], "limited_liability_company");
+  EXPECT_EQ(fields["legal_representative"], "张三");
+  EXPECT_EQ(fields["registered_capital"], 100);
+  EXPECT_EQ(fields["address"], "山东省青岛市莱西市烟台路2号");
+  EXPECT_EQ(fields["division"], "370285");
+  EXPECT_EQ(fields["status"], "active");
+  EXPECT_EQ(fields["establishment_date"], served_.platform->clock.today().to_string());
   HttpResponse rated = http_request("POST", base_ + "/applications/" + id + "/rating", R"({"level":5,"comment":"三天办好"})",
                                     citizen_);
   ASSERT_EQ(rated.status, 200) << rated.body;
   EXPECT_EQ(body_of(rated)["rating"], 5);
+}
+
+// A newborn's citizen ID number ends in three random digits: drawn again while the person
+// registry holds it, so that the child never lands on someone else's record. Half of the numbers
+// the child could get are taken first; were the draw not checked, half the runs would overwrite one.
+TEST_F(ServicesRoutes, ANewbornIsRegisteredUnderANumberNoOneHas) {
+  const std::string division = served_.platform->directory->department_by_key("health")->division;
+  std::set<std::string> taken;
+  for (int sequence = 0; sequence < 1000 && taken.size() < 250; sequence += 2) {
+    // Girls' numbers: the sequence's last digit even.
+    char digits[4];
+    std::snprintf(digits, sizeof digits, "%03d", sequence);
+    std::string first = division + "20261128" + digits;
+    std::string number = first + *citizen_id_check_character(first);
+    ASSERT_TRUE(served_.platform->registries
+                    ->write("person", number, {{"name", "王某"}, {"sex", "2"}, {"birth_date", "2026-11-28"}}, "户籍登记",
+                            {"acc_police", "police"})
+                    .ok());
+    taken.insert(number);
+  }
+  nlohmann::json form = {{"child_name", "张小妹"}, {"child_sex", "2"}, {"child_birth_date", "2026-11-28"},
+                         {"birth_hospital", "青岛市妇女儿童医院"}, {"other_parent_name", "李四"},
+                         {"other_parent_id", other_parent_id}, {"household_address", "山东省青岛市莱西市烟台路1号"},
+                         {"applicant_name", "张三"}};
+  HttpResponse made = http_request("POST", base_ + "/services/QD-CSYJS-001/applications", nlohmann::json{{"form", form}}.dump(),
+                                   citizen_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string id = body_of(made)["id"];
+
+  // A date the form's pattern lets through but the registry refuses is refused at submit,
+  // naming the form's field, not at the last approval.
+  ASSERT_EQ(http_request("PUT", base_ + "/applications/" + id + "/form", R"({"form":{"child_birth_date":"2026-02-30"}})",
+                         citizen_)
+                .status,
+            200);
+  ASSERT_EQ(upload(id, "birth_record", "application/pdf", pdf).status, 200);
+  ASSERT_EQ(upload(id, "photo", "image/png", png).status, 200);
+  HttpResponse impossible = http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_);
+  EXPECT_EQ(impossible.status, 400) << impossible.body;
+  EXPECT_EQ(body_of(impossible)["error"]["details"]["field"], "child_birth_date") << impossible.body;
+  EXPECT_EQ(body_of(impossible)["error"]["details"]["registry_field"], "birth_date");
+  ASSERT_EQ(http_request("PUT", base_ + "/applications/" + id + "/form", R"({"form":{"child_birth_date":"2026-11-28"}})",
+                         citizen_)
+                .status,
+            200);
+
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/submit", "", citizen_).status, 200);
+  ASSERT_EQ(http_request("POST", base_ + "/applications/" + id + "/intake", R"({"decision":"accept"})", officials_.at("approval"))
+                .status,
+            200);
+  for (const std::string department : {"health", "police", "medins", "hrss"}) {
+    HttpResponse approved = decide(id, department, {{"outcome", "approve"}});
+    ASSERT_EQ(approved.status, 200) << department << ": " << approved.body;
+  }
+  nlohmann::json done = body_of(http_request("GET", base_ + "/applications/" + id, "", citizen_));
+  ASSERT_EQ(done["state"], "approved") << done.dump();
+  std::string number = done["records"][0]["key"];
+  EXPECT_EQ(number.substr(0, 14), division + "20261128");
+  EXPECT_FALSE(taken.contains(number)) << number << " was someone else's";
+  HttpResponse registered = http_request("GET", base_ + "/registries/person/records/" + number, "", officials_.at("police"));
+  EXPECT_EQ(body_of(registered)["fields"]["name"], "张小妹");
 }
 
 TEST_F(ServicesRoutes, ARefusalByOneDepartmentEndsEnterpriseEstablishment) {

@@ -83,6 +83,21 @@ TEST_P(ServicesTest, MistakesInServiceFilesNameFileLineAndField) {
             "materials[2].content_types"},
            {"newborn.yaml", "statutory_limit: 20", "statutory_limit: twenty", "config.bad_value", "statutory_limit"},
            {"newborn.yaml", "fees: []", "fees: []\ncolour: red", "config.unknown_key", "colour"},
+           // What approval writes into a registry: the registry, its fields, their authority, the
+           // required ones, and the form fields they come from.
+           {"newborn.yaml", "  - registry: person", "  - registry: people", "services.unknown_registry", "records[0].registry"},
+           {"newborn.yaml", "    holder: new_person\n    department: police",
+            "    holder: applicant\n    department: police", "config.bad_value", "records[0].holder"},
+           {"newborn.yaml", "    department: police\n    fields: {name: child_name",
+            "    department: health\n    fields: {name: child_name", "registry.field_not_owned", "records[0].fields.name"},
+           {"newborn.yaml", "fields: {name: child_name, sex: child_sex,", "fields: {name: child_name, sex: child_sex, death_date: child_birth_date,",
+            "registry.field_not_owned", "records[0].fields.death_date"},
+           {"newborn.yaml", "fields: {name: child_name, sex: child_sex,", "fields: {name: child_name,", "config.missing_field",
+            "records[0].fields"},
+           {"newborn.yaml", "birth_date: child_birth_date, household_address", "birth_date: child_birthday, household_address",
+            "services.unknown_form_field", "records[0].fields.birth_date"},
+           {"newborn.yaml", "household_address: household_address}", "household_address: household_address, shoe_size: child_sex}",
+            "services.unknown_item", "records[0].fields.shoe_size"},
            {"newborn.form.json", "\"type\": \"object\",", "\"type\": \"object\", \"minProperties\": \"x\",", "services.bad_schema",
             "form.schema"},
        }) {
