@@ -5,7 +5,10 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace onewindow::store::internal {
@@ -222,11 +225,95 @@ class SqliteSession final : public Session {
   Connection& connection_;
 };
 
+// Copies the write-ahead log back into the database file on a thread and connection of its
+// own, so that no write waits for it. SQLite's automatic checkpoint runs inside the COMMIT that
+// crosses the threshold, on the one writer connection, under the writer's mutex: its fsyncs (tens
+// to hundreds of milliseconds once the file is large) held up every write behind it, and the
+// soak's p99 was those stalls. A PASSIVE checkpoint here waits for no reader or writer; the next
+// write after it restarts the log from its beginning once no reader still needs the old frames.
+class Checkpointer {
+ public:
+  // The log's length that wakes the checkpointer (32 MiB of 4 KiB pages: consecutive import
+  // batches dirty many of the same pages, which one checkpoint then writes once), and the length
+  // at which the writer copies the log back itself, should the checkpointer fall far behind.
+  static constexpr int wake_pages = 8192;
+  static constexpr int writer_pages = 8 * wake_pages;
+
+  ~Checkpointer() { stop(); }
+
+  Status start(const std::string& path, int busy_timeout_milliseconds) {
+    sqlite3* handle = nullptr;
+    int code = sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    connection_ = std::make_unique<Connection>(handle);
+    if (code != SQLITE_OK) return sqlite_error(handle, code, "open " + path + " for checkpoints");
+    sqlite3_busy_timeout(handle, busy_timeout_milliseconds);
+    // A connection opens the file on its first statement: until then it knows of no log, and a
+    // checkpoint through it does nothing.
+    ONEWINDOW_TRY(connection_->run_plain("SELECT COUNT(*) FROM sqlite_master"));
+    thread_ = std::thread([this] { loop(); });
+    return ok_status();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    woken_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    connection_.reset();
+  }
+
+  // The writer connection's hook, after each commit: `pages` is the log's length.
+  static int after_commit(void* self, sqlite3* writer, const char* schema, int pages) {
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    if (pages >= writer_pages) {
+      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= wake_pages) {
+      {
+        std::lock_guard lock(checkpointer->mutex_);
+        checkpointer->due_ = true;
+      }
+      checkpointer->woken_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      woken_.wait(lock, [this] { return due_ || stopping_; });
+      if (stopping_) return;
+      due_ = false;
+      lock.unlock();
+      // A failure (the file busy past the timeout) leaves the log to the next wake or to the writer.
+      sqlite3_wal_checkpoint_v2(connection_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<Connection> connection_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  bool due_ = false;
+  bool stopping_ = false;
+};
+
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(std::unique_ptr<Connection> writer, const Options& options)
       : writer_(std::move(writer)), options_(options) {}
   ~SqliteDatabase() override { close(); }
+
+  // Takes the log's checkpoints off the writer (see Checkpointer).
+  Status start_checkpoints(const std::string& path) {
+    ONEWINDOW_TRY(checkpointer_.start(path, options_.busy_timeout_milliseconds));
+    std::lock_guard lock(writer_mutex_);
+    sqlite3_wal_hook(writer_->handle(), &Checkpointer::after_commit, &checkpointer_);
+    return ok_status();
+  }
 
   Backend backend() const override { return Backend::sqlite; }
 
@@ -254,6 +341,7 @@ class SqliteDatabase final : public Database {
 
   void close() override {
     readers_.close();
+    checkpointer_.stop();
     std::lock_guard lock(writer_mutex_);
     writer_.reset();
   }
@@ -296,6 +384,7 @@ class SqliteDatabase final : public Database {
   std::mutex writer_mutex_;
   std::unique_ptr<Connection> writer_;
   Pool<Connection> readers_;
+  Checkpointer checkpointer_;
   Options options_;
 };
 
@@ -334,11 +423,10 @@ Result<std::unique_ptr<Database>> open_sqlite(const Options& options) {
   sqlite3_extended_result_codes(handle, 1);
   // The writer's page cache: 64 MiB (SQLite's default is 2 MiB), taken only as pages are used.
   // Bulk imports insert in key order of nothing in particular (ID numbers), so each batch touches
-  // pages all over the indexes; with a small cache each is read again and again. For the same
-  // reason the log is copied back into the database every 8,192 pages (32 MiB) rather than 1,000:
-  // consecutive batches dirty many of the same pages, which one checkpoint then writes once.
+  // pages all over the indexes; with a small cache each is read again and again. The log is
+  // copied back into the database by the Checkpointer, not by the writer's COMMIT.
   for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536",
-                             "PRAGMA wal_autocheckpoint = 8192"}) {
+                             "PRAGMA wal_autocheckpoint = 0"}) {
     Status status = writer->run_plain(pragma);
     if (!status.ok()) return status.take_error();
   }
@@ -348,6 +436,8 @@ Result<std::unique_ptr<Database>> open_sqlite(const Options& options) {
 
   auto database = std::make_unique<SqliteDatabase>(std::move(writer), options);
   status = database->add_readers(path);
+  if (!status.ok()) return status.take_error();
+  status = database->start_checkpoints(path);
   if (!status.ok()) return status.take_error();
   return std::unique_ptr<Database>(std::move(database));
 }
