@@ -12,8 +12,21 @@ for _, name in ipairs({"citizen", "approval", "health", "police", "medins", "hrs
 end
 local delay_ms = tonumber(os.getenv("SOAK_LIFE_DELAY_MS") or "0")
 
-local form = '{"form":{"child_name":"张小宝","child_sex":"1","child_birth_date":"2026-11-28",' ..
-             '"birth_hospital":"莱西市人民医院","other_parent_name":"王芳","other_parent_id":"44011320141005001X"}}'
+-- Each life a child of its own: a birth date in 2026 up to the end of November and a sex, so that
+-- the person registry keeps finding citizen ID numbers (500 a day, a district and a sex).
+local lives_begun = 0
+local function form()
+  lives_begun = lives_begun + 1
+  local day = lives_begun % 334  -- 1 January to 30 November 2026
+  local month, days_in = 1, {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30}
+  while day >= days_in[month] do
+    day = day - days_in[month]
+    month = month + 1
+  end
+  return string.format('{"form":{"child_name":"张小宝","child_sex":"%d","child_birth_date":"2026-%02d-%02d",' ..
+                       '"birth_hospital":"莱西市人民医院","other_parent_name":"王芳",' ..
+                       '"other_parent_id":"44011320141005001X"}}', 1 + math.floor(lives_begun / 334) % 2, month, day + 1)
+end
 local pdf = "%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 local png = "\137PNG\r\n\26\n" .. string.rep("\0", 64)
 local departments = {"health", "police", "medins", "hrss"}
@@ -31,7 +44,7 @@ end
 
 -- The calls in order; a department's two calls (its view, then its decision) come four times.
 local life = {
-  function() return call("POST", "/api/v1/services/QD-CSYJS-001/applications", "citizen", "application/json", form) end,
+  function() return call("POST", "/api/v1/services/QD-CSYJS-001/applications", "citizen", "application/json", form()) end,
   function() return call("PUT", "/api/v1/applications/" .. application .. "/materials/birth_record?file_name=birth.pdf",
                          "citizen", "application/pdf", pdf) end,
   function() return call("PUT", "/api/v1/applications/" .. application .. "/materials/photo?file_name=photo.png",

@@ -281,7 +281,7 @@ Status Applications::issue_licenses(store::Session& session, const ServiceItem& 
       request.holder_name = text_of(application.form.value("applicant_name", nlohmann::json(application.applicant)));
     } else if (issue.holder == "new_enterprise") {
       if (new_enterprise.empty()) {
-        auto made = unused_identifier(session, service, issue.holder, [&]() -> Result<std::string> {
+        auto made = unused_identifier(session, service, issue.holder, 20, [&](int) -> Result<std::string> {
           std::string body = random_characters(organization_characters, 8);
           auto organization = organization_code_check_character(body);
           if (!organization.ok()) return organization.take_error();
@@ -297,14 +297,19 @@ Status Applications::issue_licenses(store::Session& session, const ServiceItem& 
       request.holder_name = text_of(application.form.value(issue.holder_name, nlohmann::json()));
     } else {
       if (new_person.empty()) {
-        auto made = unused_identifier(session, service, issue.holder, [&]() -> Result<std::string> {
+        // A day, a district and a sex have 500 sequence numbers (GB 11643: three digits, the last
+        // odd for a man and even for a woman). Twenty drawn at random, then each in turn, so that
+        // a full day is found full rather than missed by chance.
+        constexpr int drawn = 20;
+        auto made = unused_identifier(session, service, issue.holder, drawn + 500, [&](int attempt) -> Result<std::string> {
           std::string birth = text_of(application.form.value(issue.birth_date, nlohmann::json()));
           birth.erase(std::remove(birth.begin(), birth.end(), '-'), birth.end());
-          // The sequence's last digit is odd for a man and even for a woman (GB 11643).
-          std::string sequence = random_characters("0123456789", 2);
-          int last = (random_characters("01234", 1)[0] - '0') * 2 +
-                     (text_of(application.form.value(issue.sex, nlohmann::json())) == "1" ? 1 : 0);
-          std::string first = division + birth + sequence + std::to_string(last);
+          const int parity = text_of(application.form.value(issue.sex, nlohmann::json())) == "1" ? 1 : 0;
+          int number = attempt < drawn ? std::stoi(random_characters("0123456789", 2)) * 5 + (random_characters("01234", 1)[0] - '0')
+                                       : attempt - drawn;
+          char sequence[4];
+          std::snprintf(sequence, sizeof sequence, "%03d", (number / 5) * 10 + (number % 5) * 2 + parity);
+          std::string first = division + birth + sequence;
           auto check = citizen_id_check_character(first);
           if (!check.ok()) return check.take_error();
           return first + *check;
@@ -341,12 +346,13 @@ Status Applications::issue_licenses(store::Session& session, const ServiceItem& 
 }
 
 Result<std::string> Applications::unused_identifier(store::Session& session, const ServiceItem& service,
-                                                    std::string_view holder,
-                                                    const std::function<Result<std::string>()>& draw) const {
-  // Three random digits of a citizen ID number meet one already given on the same day about once
-  // in a thousand: a new holder's identifier is drawn again while the registry it goes into holds it.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    auto identifier = draw();
+                                                    std::string_view holder, int attempts,
+                                                    const std::function<Result<std::string>(int attempt)>& draw) const {
+  // The random digits of a citizen ID number meet one already given on the same day, in the same
+  // district, about once in five hundred: a new holder's identifier is drawn again while the
+  // registry it goes into holds it.
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto identifier = draw(attempt);
     if (!identifier.ok()) return identifier.take_error();
     bool taken = false;
     for (const RecordWrite& record : service.records) {
@@ -358,8 +364,9 @@ Result<std::string> Applications::unused_identifier(store::Session& session, con
     if (!taken) return identifier;
   }
   return Error(ErrorKind::conflict, "services.no_free_identifier",
-               "twenty identifiers drawn for the new " + std::string(holder == "new_person" ? "person" : "enterprise") +
-                   " were all taken; try the approval again");
+               holder == "new_person"
+                   ? "every citizen ID number of this birth date, district and sex is taken in the person registry"
+                   : "twenty unified social credit codes drawn for the new enterprise were all taken; try the approval again");
 }
 
 nlohmann::json Applications::record_fields(const RecordWrite& record, const Application& application) const {

@@ -376,9 +376,10 @@ class Applications {
   Result<const ServiceItem*> service_of(const Application& application) const;
   // Issues every license of the service in the approval's transaction.
   Status issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const;
-  // An identifier from `draw` that the registries the service writes the holder into do not hold.
+  // The first identifier `draw` gives (for attempts 0, 1, ...) that the registries the service
+  // writes the holder into do not hold; services.no_free_identifier after `attempts`.
   Result<std::string> unused_identifier(store::Session& session, const ServiceItem& service, std::string_view holder,
-                                        const std::function<Result<std::string>()>& draw) const;
+                                        int attempts, const std::function<Result<std::string>(int attempt)>& draw) const;
   // The fields of a record the application writes (its key aside).
   nlohmann::json record_fields(const RecordWrite& record, const Application& application) const;
   Status notify(store::Session& session, const Application& application, const std::string& kind,
