@@ -7,24 +7,6 @@ namespace onewindow::api {
 
 namespace {
 
-// An application's instance moves only with the application (services/): completing its tasks,
-// returning them or suspending it here would leave the application behind its instance.
-Status not_an_application(const workflow::Engine& engine, const std::string& instance_id) {
-  auto instance = engine.instance(instance_id);
-  if (!instance.ok()) return ok_status();  // the engine's own step says what is wrong
-  if (instance->business_key.rfind("app_", 0) != 0) return ok_status();
-  return Error(ErrorKind::conflict, "workflow.application_instance",
-               "instance " + instance->id + " is application " + instance->business_key +
-                   "'s: act through /api/v1/applications/" + instance->business_key + " (intake, decision, correction)",
-               {{"field", "id"}, {"application", instance->business_key}});
-}
-
-Status not_an_application_task(const workflow::Engine& engine, const std::string& task_id) {
-  auto task = engine.task(task_id);
-  if (!task.ok()) return ok_status();
-  return not_an_application(engine, task->instance_id);
-}
-
 // The official a body's field names (the one a task goes to): workflow.unknown_account, naming
 // the field, when there is no such account.
 Result<workflow::Actor> named_official(identity::Directory& directory, const nlohmann::json& body, const char* field) {
@@ -166,7 +148,6 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
     router.add({"POST", std::string("/api/v1/workflow/instances/{id}/") + action.path, action.permission, action.summary,
                 "workflow",
                 [&engine, &directory, act = action.act](const Request& request) -> Result<Response> {
-                  ONEWINDOW_TRY(not_an_application(engine, request.path_parameters.at("id")));
                   std::string reason;
                   if (!request.body.empty()) {
                     auto body = request.json_body();
@@ -252,7 +233,6 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
                 completion.variables = *variables;
                 auto by = caller(request, directory);
                 if (!by.ok()) return by.take_error();
-                ONEWINDOW_TRY(not_an_application_task(engine, request.path_parameters.at("id")));
                 auto task = engine.complete(request.path_parameters.at("id"), completion, *by);
                 if (!task.ok()) return task.take_error();
                 return task_response(*task);
@@ -311,7 +291,6 @@ void add_workflow_routes(Router& router, workflow::Engine& engine, identity::Dir
                 if (!comment.ok()) return comment.take_error();
                 auto by = caller(request, directory);
                 if (!by.ok()) return by.take_error();
-                ONEWINDOW_TRY(not_an_application_task(engine, request.path_parameters.at("id")));
                 auto task = engine.return_to(request.path_parameters.at("id"), *node, *comment, *by);
                 if (!task.ok()) return task.take_error();
                 return task_response(*task);

@@ -941,6 +941,7 @@ Result<Application> Applications::intake(std::string_view id, std::string_view d
       workflow::StartRequest start;
       start.process_id = (*service)->process;
       start.business_key = application->id;
+      start.module = "services";  // it moves with the application, through this module only
       start.variables = {{"application", application->id}, {"service", (*service)->code}};
       start.deadline_working_days = (*service)->promised_limit;
       auto instance = engine_.start(session, start, {official.account_id, official.department_key, official.roles});

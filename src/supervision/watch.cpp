@@ -250,9 +250,9 @@ Status Supervision::raise(store::Session& session, const Pending& pending, Date 
   std::string body = "已用 " + std::to_string(pending.used) + " / " + std::to_string(deadline.working_days) +
                      " 个工作日，最后期限 " + pending.due_on.to_string();
   if (deadline.kind == "task") body += "（" + deadline.node_id + "）";
-  std::string link = deadline.business_key.rfind("app_", 0) == 0
-                         ? "/api/v1/supervision/applications/" + deadline.business_key + "/history"
-                         : "/api/v1/workflow/instances/" + deadline.instance_id;
+  // A service's process runs one application per instance, its business key the application's id.
+  std::string link = !service.empty() ? "/api/v1/supervision/applications/" + deadline.business_key + "/history"
+                                      : "/api/v1/workflow/instances/" + deadline.instance_id;
   return notify(session, accounts, {"", red ? "supervision.red" : "supervision.yellow", subject, body, link});
 }
 

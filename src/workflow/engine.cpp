@@ -178,6 +178,7 @@ InstanceView view_of(const InstanceState& state) {
   view.deployment = state.deployment;
   view.process_id = state.process;
   view.business_key = state.business_key;
+  view.module = state.module;
   view.status = state.status;
   view.started_by = state.started_by;
   view.started_at = format_timestamp(state.started_at);
@@ -281,6 +282,7 @@ nlohmann::json InstanceView::to_json() const {
           {"deployment", deployment},
           {"process_id", process_id},
           {"business_key", optional(business_key)},
+          {"module", optional(module)},
           {"status", status},
           {"started_by", started_by},
           {"started_at", started_at},
@@ -452,6 +454,16 @@ struct Engine::Step {
 
 namespace {
 
+// An instance a module started for its own records moves only through that module's steps
+// (StartRequest::module): the application of services/, say.
+Status not_a_module_instance(const InstanceState& state) {
+  if (state.module.empty()) return ok_status();
+  return Error(ErrorKind::conflict, "workflow.module_instance",
+               "instance " + state.id + " moves with the record " + state.business_key + " of " + state.module +
+                   ": act through " + state.module + ", not the workflow's own steps",
+               {{"field", "id"}, {"module", state.module}, {"business_key", state.business_key}});
+}
+
 // Stores what a step changed: the instance row, its tasks' and timers' rows, the step's history
 // row and its transparency-log entry, all in the caller's transaction.
 struct StepWriter {
@@ -578,6 +590,7 @@ Result<InstanceView> Engine::start_in(store::Session& session, const StartReques
     state.deployment = deployment;
     state.process = request.process_id;
     state.business_key = request.business_key;
+    state.module = request.module;
     state.started_by = by.account_id;
     state.started_at = now;
     state.variables = request.variables;
@@ -831,6 +844,15 @@ Result<TaskView> Engine::task(std::string_view id, const Actor& viewer) const {
     TaskState& task = **held;                                                            \
     return step.interpreter.call;                                                        \
   }
+// The same for a step that moves the case, which a module's instance takes only from its module.
+#define ONEWINDOW_CASE_TASK_ACTION(call)                                              \
+  [&](Step& step) -> Status {                                                            \
+    ONEWINDOW_TRY(not_a_module_instance(step.state));                                                \
+    auto held = step.interpreter.open_task(task_id);                                     \
+    if (!held.ok()) return held.take_error();                                            \
+    TaskState& task = **held;                                                            \
+    return step.interpreter.call;                                                        \
+  }
 
 Result<TaskView> Engine::claim(std::string_view task_id, const Actor& actor) {
   return task_step(task_id, actor, "claim", {}, ONEWINDOW_TASK_ACTION(claim(task)));
@@ -842,7 +864,7 @@ Result<TaskView> Engine::unclaim(std::string_view task_id, const Actor& actor) {
 
 Result<TaskView> Engine::complete(std::string_view task_id, const Completion& completion, const Actor& actor) {
   return task_step(task_id, actor, "complete", {{"outcome", completion.outcome}},
-                   ONEWINDOW_TASK_ACTION(complete(task, completion)));
+                   ONEWINDOW_CASE_TASK_ACTION(complete(task, completion)));
 }
 
 Result<TaskView> Engine::complete(store::Session& session, std::string_view task_id, const Completion& completion,
@@ -870,7 +892,7 @@ Result<TaskView> Engine::take_back(std::string_view task_id, const Actor& actor)
 Result<TaskView> Engine::return_to(std::string_view task_id, std::string_view node_id, std::string_view comment,
                                    const Actor& actor) {
   return task_step(task_id, actor, "return", {{"to_node", std::string(node_id)}},
-                   ONEWINDOW_TASK_ACTION(return_to(task, node_id, comment)));
+                   ONEWINDOW_CASE_TASK_ACTION(return_to(task, node_id, comment)));
 }
 
 Result<TaskView> Engine::add_signer(std::string_view task_id, const Actor& signer, bool before, const Actor& actor) {
@@ -879,14 +901,20 @@ Result<TaskView> Engine::add_signer(std::string_view task_id, const Actor& signe
 }
 
 #undef ONEWINDOW_TASK_ACTION
+#undef ONEWINDOW_CASE_TASK_ACTION
 
 Result<InstanceView> Engine::suspend(std::string_view instance_id, std::string_view reason, const Actor& actor) {
-  return instance_step(instance_id, actor, "suspend", {{"reason", std::string(reason)}},
-                       [&](Step& step) { return step.interpreter.suspend(reason); });
+  return instance_step(instance_id, actor, "suspend", {{"reason", std::string(reason)}}, [&](Step& step) -> Status {
+    ONEWINDOW_TRY(not_a_module_instance(step.state));
+    return step.interpreter.suspend(reason);
+  });
 }
 
 Result<InstanceView> Engine::resume(std::string_view instance_id, const Actor& actor) {
-  return instance_step(instance_id, actor, "resume", {}, [&](Step& step) { return step.interpreter.resume(); });
+  return instance_step(instance_id, actor, "resume", {}, [&](Step& step) -> Status {
+    ONEWINDOW_TRY(not_a_module_instance(step.state));
+    return step.interpreter.resume();
+  });
 }
 
 Result<InstanceView> Engine::suspend(store::Session& session, std::string_view instance_id, std::string_view reason,
@@ -902,8 +930,10 @@ Result<InstanceView> Engine::resume(store::Session& session, std::string_view in
 }
 
 Result<InstanceView> Engine::withdraw(std::string_view instance_id, std::string_view reason, const Actor& actor) {
-  return instance_step(instance_id, actor, "withdraw", {{"reason", std::string(reason)}},
-                       [&](Step& step) { return step.interpreter.withdraw(reason); });
+  return instance_step(instance_id, actor, "withdraw", {{"reason", std::string(reason)}}, [&](Step& step) -> Status {
+    ONEWINDOW_TRY(not_a_module_instance(step.state));
+    return step.interpreter.withdraw(reason);
+  });
 }
 
 // ---- Timers -------------------------------------------------------------------------------------

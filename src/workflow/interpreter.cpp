@@ -49,6 +49,7 @@ nlohmann::json InstanceState::to_json() const {
                          {"deployment", deployment},
                          {"process", process},
                          {"business_key", business_key},
+                         {"module", module},
                          {"status", status},
                          {"started_by", started_by},
                          {"started_at", format_timestamp(started_at)},
@@ -127,6 +128,7 @@ Result<InstanceState> InstanceState::from_json(const nlohmann::json& json) {
     state.deployment = json.at("deployment").get<std::int64_t>();
     state.process = json.at("process").get<std::string>();
     state.business_key = json.at("business_key").get<std::string>();
+    state.module = json.value("module", "");  // instances started before modules were kept have none
     state.status = json.at("status").get<std::string>();
     state.started_by = json.at("started_by").get<std::string>();
     auto started = required_time(json, "started_at");

@@ -94,6 +94,7 @@ struct InstanceState {
   std::int64_t deployment = 0;
   std::string process;
   std::string business_key;
+  std::string module;  // the module whose records move with the instance (StartRequest::module); "" for none
   std::string status = "running";
   std::string started_by;
   TimePoint started_at{};

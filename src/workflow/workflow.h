@@ -309,6 +309,7 @@ struct InstanceView {
   std::int64_t deployment = 0;
   std::string process_id;
   std::string business_key;
+  std::string module;  // StartRequest::module; "" when the engine's own steps move it
   std::string status;
   std::string started_by;
   std::string started_at;
@@ -338,6 +339,11 @@ struct StartRequest {
   std::string business_key;     // unique among the instances of the process when not empty
   nlohmann::json variables = nlohmann::json::object();
   int deadline_working_days = 0;  // > 0 overrides the process's onewindow:workingDays
+  // The module whose own records move with the instance ("services": an application). Such an
+  // instance moves only through that module's steps in its session: the engine's own complete,
+  // return_to, suspend, resume and withdraw refuse it (workflow.module_instance), since they would
+  // leave the module's records behind. Claiming and handing tasks on stay open to officials.
+  std::string module;
 };
 
 struct Completion {

@@ -272,7 +272,7 @@ TEST_F(ServicesRoutes, ACitizenAppliesForTheNewbornPackAndFourDepartmentsApprove
   HttpResponse generic = http_request("POST", base_ + "/workflow/tasks/" + health_task + "/complete",
                                       R"({"outcome":"approve"})", officials_.at("health"));
   EXPECT_EQ(generic.status, 409) << generic.body;
-  EXPECT_EQ(body_of(generic)["error"]["code"], "workflow.application_instance");
+  EXPECT_EQ(body_of(generic)["error"]["code"], "workflow.module_instance");
   HttpResponse no_basis = decide(id, "medins", {{"outcome", "refuse"}, {"reason", "不符合参保条件"}});
   EXPECT_EQ(no_basis.status, 400);
   EXPECT_EQ(body_of(no_basis)["error"]["details"]["field"], "legal_basis");

@@ -289,7 +289,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::sqlite,
                          [](const auto& info) { return std::string(backend_name(info.param)); });
 
 // SQLite's write-ahead log is copied back into the database file by a thread of its own once it
-// passes 32 MiB, not by the COMMIT that crosses the mark (whose fsyncs held up every write behind
+// passes 4 MiB, not by the COMMIT that crosses the mark (whose fsyncs held up every write behind
 // it): 40 MiB written in 1 MiB transactions reach the database file with nobody asking, while the
 // writer's own fallback would wait for 256 MiB.
 TEST(SqliteStore, TheLogIsCopiedBackWithoutTheWriter) {

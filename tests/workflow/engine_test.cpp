@@ -177,6 +177,49 @@ TEST_P(EngineTest, ABusinessKeyStartsOneInstanceOfAProcess) {
   EXPECT_EQ(engine_->start({0, "p", "", nlohmann::json::array(), 0}, citizen_).error().code, "workflow.bad_variables");
 }
 
+// An instance a module started for its own records (an application) moves only through that
+// module's steps in its session: the engine's own steps that move the case refuse it, so that the
+// module's records never fall behind; claiming stays open, as officials claim from their inbox.
+TEST_P(EngineTest, AModulesInstanceMovesOnlyThroughTheModule) {
+  ASSERT_TRUE(engine_->deploy("p", review_then_hook("test.ok"), operator_).ok());
+  StartRequest request{0, "p", "app_1", nlohmann::json::object(), 0};
+  request.module = "services";
+  auto started = engine_->start(request, citizen_);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_EQ(started->module, "services");
+  auto tasks = engine_->tasks({started->id, "", "", false});
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 1u);
+  const std::string task = tasks->front().id;
+  const std::int64_t before = log_size();
+
+  auto expect_refused = [&](const auto& result, const char* step) {
+    ASSERT_FALSE(result.ok()) << step;
+    EXPECT_EQ(result.error().code, "workflow.module_instance") << step;
+    EXPECT_EQ(result.error().details["module"], "services") << step;
+  };
+  expect_refused(engine_->complete(task, {"approve", "", nlohmann::json::object()}, market_), "complete");
+  expect_refused(engine_->return_to(task, "review", "again", market_), "return");
+  expect_refused(engine_->suspend(started->id, "wait", operator_), "suspend");
+  expect_refused(engine_->withdraw(started->id, "no", citizen_), "withdraw");
+  EXPECT_EQ(log_size(), before) << "nothing refused was logged";
+
+  EXPECT_TRUE(engine_->claim(task, market_).ok());
+  // The module's own step, in its transaction, moves it.
+  Status moved = database_->write([&](store::Session& session) -> Status {
+    return engine_->complete(session, task, {"approve", "", nlohmann::json::object()}, market_).status();
+  });
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(engine_->instance(started->id)->status, "completed");
+
+  // An instance of nobody's moves by the engine's steps as before.
+  auto free = engine_->start({0, "p", "app_2", nlohmann::json::object(), 0}, citizen_);
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ(free->module, "");
+  EXPECT_TRUE(engine_->suspend(free->id, "wait", operator_).ok());
+  EXPECT_TRUE(engine_->resume(free->id, operator_).ok());
+}
+
 TEST_P(EngineTest, ParallelTasksCompletedAtOnceFromSeveralThreadsEachCountOnce) {
   std::string xml = testing::read_file(testing::source_dir() / "bench" / "models" / "parallel_reviews.bpmn");
   ASSERT_TRUE(engine_->deploy("parallel_reviews", xml, operator_).ok());
