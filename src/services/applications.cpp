@@ -261,7 +261,7 @@ std::string text_of(const nlohmann::json& value) {
 
 }  // namespace
 
-Status Applications::issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const {
+Status Applications::issue_on_approval(store::Session& session, const ServiceItem& service, Application& application) const {
   if (!options_.licenses || service.licenses.empty()) return ok_status();
   const license::LicenseConfiguration& configuration = options_.licenses->configuration();
   // The holders the application makes, once each: the same new enterprise or person on every license.
@@ -1031,7 +1031,7 @@ Result<Application> Applications::decide(std::string_view id, const Decision& de
       if (instance->status == "completed") {
         application->state = "approved";
         application->finished_at = application->updated_at;
-        ONEWINDOW_TRY(issue_licenses(session, **service, *application));
+        ONEWINDOW_TRY(issue_on_approval(session, **service, *application));
         if (!application->licenses.empty()) details["licenses"] = application->licenses;
         if (!application->records.empty()) details["records"] = application->records;
       } else if (instance->status == "terminated") {

@@ -374,8 +374,9 @@ class Applications {
   Result<std::int64_t> log_act(store::Session& session, const Application& application, const std::string& actor,
                                const std::string& action, const std::string& basis, nlohmann::json details) const;
   Result<const ServiceItem*> service_of(const Application& application) const;
-  // Issues every license of the service in the approval's transaction.
-  Status issue_licenses(store::Session& session, const ServiceItem& service, Application& application) const;
+  // Issues every license of the service and writes its records into the registries, in the
+  // approval's transaction: what an approved application gives its holders.
+  Status issue_on_approval(store::Session& session, const ServiceItem& service, Application& application) const;
   // The first identifier `draw` gives (for attempts 0, 1, ...) that the registries the service
   // writes the holder into do not hold; services.no_free_identifier after `attempts`.
   Result<std::string> unused_identifier(store::Session& session, const ServiceItem& service, std::string_view holder,
