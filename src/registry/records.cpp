@@ -260,6 +260,21 @@ Error Registries::not_owned(const RegistryDefinition& definition, const FieldDef
                {{"field", field.name}, {"authority", field.authority}});
 }
 
+Result<bool> Registries::exists(store::Session& session, std::string_view registry, std::string_view key) const {
+  auto found = definition(registry);
+  if (!found.ok()) return found.take_error();
+  auto record_key = normalised_key(**found, key);
+  if (!record_key.ok()) return record_key.take_error();
+  return holds(session, **found, *record_key);
+}
+
+Result<bool> Registries::holds(store::Session& session, const RegistryDefinition& definition, const std::string& key) {
+  auto row = session.query_one("SELECT 1 FROM registry_record WHERE registry = $1 AND record_key = $2",
+                               {definition.name, key});
+  if (!row.ok()) return row.take_error();
+  return row->has_value();
+}
+
 Status Registries::check(std::string_view registry, const nlohmann::json& fields, const Writer& writer) const {
   auto found = definition(registry);
   if (!found.ok()) return found.take_error();
@@ -314,10 +329,9 @@ Result<WriteReceipt> Registries::write(store::Session& session, std::string_view
     // A change never repeats the key, which does not change.
     row.fields = fields;
     row.fields.erase(registry_definition.key);
-    auto existing = session.query_one("SELECT 1 FROM registry_record WHERE registry = $1 AND record_key = $2",
-                                      {registry_definition.name, *record_key});
+    auto existing = holds(session, registry_definition, *record_key);
     if (!existing.ok()) return existing.take_error();
-    receipt.created = !existing->has_value();
+    receipt.created = !*existing;
     std::vector<std::string> names;
     for (const auto& [name, value] : fields.items()) names.push_back(name);
     // The log entry names the fields, never their values: they may be personal, and proofs make

@@ -307,6 +307,9 @@ class Registries {
   // registry.reason_required.
   Result<WriteReceipt> write(std::string_view registry, std::string_view key, const nlohmann::json& fields,
                              std::string_view reason, const Writer& writer);
+  // Whether the registry holds a record of this key, in the caller's transaction (a key made for
+  // a new record must be free): a lookup of the key alone, no record read or masked.
+  Result<bool> exists(store::Session& session, std::string_view registry, std::string_view key) const;
   // Checks fields as write() would, without a key or a transaction: for a caller that writes
   // them later (an application's record, checked when it is submitted, written when approved).
   Status check(std::string_view registry, const nlohmann::json& fields, const Writer& writer) const;
@@ -371,6 +374,8 @@ class Registries {
   static std::string key_form(const RegistryDefinition& definition, std::string_view key);
   // key_form(), checked as the key's field says.
   Result<std::string> normalised_key(const RegistryDefinition& definition, std::string_view key) const;
+  // exists() for a key already in its stored form.
+  static Result<bool> holds(store::Session& session, const RegistryDefinition& definition, const std::string& key);
   // The checks of write() for fields of one record, without storage: names, authority, values.
   Status check_fields(const RegistryDefinition& definition, const std::string& key, const nlohmann::json& fields,
                       const Writer& writer, Date today) const;

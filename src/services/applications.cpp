@@ -357,9 +357,9 @@ Result<std::string> Applications::unused_identifier(store::Session& session, con
     bool taken = false;
     for (const RecordWrite& record : service.records) {
       if (record.holder != holder || !options_.registries) continue;
-      auto found = options_.registries->read(session, record.registry, *identifier, {record.department, false});
-      if (found.ok()) taken = true;
-      else if (found.error().code != "registry.record_not_found") return found.take_error();
+      auto found = options_.registries->exists(session, record.registry, *identifier);
+      if (!found.ok()) return found.take_error();
+      taken = taken || *found;
     }
     if (!taken) return identifier;
   }

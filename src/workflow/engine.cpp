@@ -845,13 +845,10 @@ Result<TaskView> Engine::task(std::string_view id, const Actor& viewer) const {
     return step.interpreter.call;                                                        \
   }
 // The same for a step that moves the case, which a module's instance takes only from its module.
-#define ONEWINDOW_CASE_TASK_ACTION(call)                                              \
+#define ONEWINDOW_CASE_TASK_ACTION(call)                                                 \
   [&](Step& step) -> Status {                                                            \
-    ONEWINDOW_TRY(not_a_module_instance(step.state));                                                \
-    auto held = step.interpreter.open_task(task_id);                                     \
-    if (!held.ok()) return held.take_error();                                            \
-    TaskState& task = **held;                                                            \
-    return step.interpreter.call;                                                        \
+    ONEWINDOW_TRY(not_a_module_instance(step.state));                                    \
+    return ONEWINDOW_TASK_ACTION(call)(step);                                            \
   }
 
 Result<TaskView> Engine::claim(std::string_view task_id, const Actor& actor) {
