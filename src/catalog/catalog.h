@@ -257,13 +257,18 @@ class Catalog {
 //   (the provider approved it for its stated legal basis) they come back as stored; under an
 //   unconditional one, personal and sensitive items come back masked as the registry masks them.
 //   No grant, an expired one or an item not granted is 403 naming what is missing.
-// - Every read is recorded before anything is answered, in one transaction: a transparency-log
-//   entry "exchange.read" holding the consumer, the official or client, the purpose and legal
-//   basis, the resource, the record keys, the items, and the SM3 hashes of the request and of the
-//   answer; and a row per record read for the people the records are about (reads_of). The
-//   answer carries that entry's index and the two hashes, so that a consumer can later fetch an
-//   inclusion proof under a signed tree head and prove what was asked and answered. Nothing is
-//   signed per read: tree heads are signed in the background.
+// - Every read is recorded before anything is answered: a transparency-log entry "exchange.read"
+//   holding the consumer, the official or client, the purpose and legal basis, the resource and
+//   its registry, the record keys (and, as "missing", those with no record), the items, and the
+//   SM3 hashes of the request and of the answer. The answer carries that entry's index and the
+//   two hashes, so that a consumer can later fetch an inclusion proof under a signed tree head
+//   and prove what was asked and answered. Nothing is signed per read: tree heads are signed in
+//   the background.
+// - The log is the record of reads; the rows by record that reads_of and statistics look up are
+//   written from it behind the reads (index_reads: a batch of entries per transaction, from a
+//   mark kept in the same transaction), by a thread of its own (start_indexing) and by reads_of
+//   and statistics themselves before they look, so that they show every read committed before
+//   them. A crash loses no read: the entries after the mark are indexed at the next look.
 // - On SQLite, reads made at once from several threads share their transaction: the first of
 //   them records the reads waiting behind it too, at most 64 reads or 1,000 keys, and each is
 //   answered once that transaction has committed (a group commit). A read refused (no grant, ...)
@@ -303,6 +308,7 @@ class Exchange {
  public:
   Exchange(store::Database& database, audit::TransparencyLog& log, const Catalog& catalog,
            const registry::Registries& registries, const Clock& clock);
+  ~Exchange();
 
   static std::vector<store::Migration> migrations();
 
@@ -326,12 +332,21 @@ class Exchange {
   // Share statistics from `from` to `to` (dates in China Standard Time, at most 367 days):
   // {"from", "to", "reads": [{"day", "provider", "consumer", "resource", "reads", "bulk_reads",
   // "records"}], "grants": {status: count}}, by day, consumer and resource.
-  Result<nlohmann::json> statistics(Date from, Date to) const;
+  Result<nlohmann::json> statistics(Date from, Date to);
 
   // Who read my data: every read of one record, newest first, at most 1,000 (bulk reads of its
   // registry made while it existed among them):
   // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index"}]}
-  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key) const;
+  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key);
+
+  // Writes the rows of the reads logged since the last call, and returns how many log entries it
+  // looked at. catalog.bad_read_entry for a read's entry it cannot make sense of: the entries
+  // before it are indexed, nothing from it on until it is mended. And the store's errors.
+  Result<std::int64_t> index_reads();
+  // Indexes the reads every interval while reads are made, on a thread of its own; a failure is
+  // logged and tried again at the next interval. stop_indexing joins it (the destructor too).
+  void start_indexing(std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+  void stop_indexing();
 
   // Reads since this process started, by provider, consumer and resource code, for /metrics
   // (the statistics above are the lasting record).
@@ -347,13 +362,6 @@ class Exchange {
  private:
   struct PendingRead;
   struct CheckedRead;
-  // The day of reads in China Standard Time as stored (read_on), formatted once for a run of
-  // reads on the same day rather than for each.
-  struct ReadDay {
-    Date date;
-    std::string text;
-    const std::string& of(std::chrono::system_clock::time_point time);
-  };
 
   // Records reads in one transaction, each with its answer; when the transaction fails, each
   // again in a transaction of its own.
@@ -361,9 +369,9 @@ class Exchange {
   // A read's grant check, its records and its hashes; errors are its refusals, except a failed
   // statement, which fails the transaction.
   Result<CheckedRead> check_read(store::Session& session, const PendingRead& read) const;
-  // A checked read's log entry and rows, and its answer; or its refusal (nothing written) in
-  // `answer`. A failure fails the transaction.
-  Status record_read(store::Session& session, PendingRead& pending, CheckedRead& read, ReadDay& day,
+  // A checked read's log entry and its answer; or its refusal (nothing written) in `answer`. A
+  // failure fails the transaction.
+  Status record_read(store::Session& session, PendingRead& pending, CheckedRead& read,
                      std::optional<Result<nlohmann::json>>& answer);
   void count(const std::string& provider, const std::string& resource_code, const Consumer& consumer, std::int64_t reads,
              std::int64_t bulk_reads, std::int64_t records);
@@ -372,6 +380,14 @@ class Exchange {
   // it too.
   std::mutex pending_mutex_;
   std::deque<PendingRead*> pending_;
+
+  std::mutex index_mutex_;  // one index_reads at a time in this process
+  // Reads committed since the indexing thread last looked: whether it has anything to do.
+  std::atomic<std::int64_t> unindexed_reads_{0};
+  std::mutex indexer_mutex_;
+  std::condition_variable indexer_woken_;
+  bool stopping_ = false;
+  std::thread indexer_;
 
   mutable std::mutex counts_mutex_;
   std::map<std::tuple<std::string, std::string, std::string>, ShareCount> counts_;

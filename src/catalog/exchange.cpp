@@ -5,9 +5,12 @@
 
 #include "crypto/crypto.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <map>
+#include <thread>
 #include <tuple>
 
 namespace onewindow::catalog {
@@ -55,6 +58,51 @@ constexpr const char* schema_v1 = R"(
     CREATE INDEX exchange_bulk_read_registry ON exchange_bulk_read (registry, read_at);
 )";
 
+// Reads are indexed from the log behind them (Exchange::index_reads) rather than with each read,
+// which then writes its log entry alone: every entry before exchange_read_indexed.log_size has
+// been looked at. What a read was (who, why, which items) stays in its log entry; the index
+// holds only what finds it: the log index of each record read (who read my data), and counts by
+// day, consumer and resource (share statistics). The rows of version 1 become those.
+constexpr std::string_view read_index_v2 = R"(
+    CREATE TABLE exchange_read_count (
+      read_on TEXT NOT NULL,
+      consumer TEXT NOT NULL,
+      resource_code TEXT NOT NULL,
+      reads BIGINT NOT NULL,
+      records BIGINT NOT NULL,
+      PRIMARY KEY (read_on, consumer, resource_code));
+    INSERT INTO exchange_read_count (read_on, consumer, resource_code, reads, records)
+      SELECT read_on, consumer, resource_code, COUNT(DISTINCT log_index), COUNT(*) FROM exchange_read
+      GROUP BY read_on, consumer, resource_code;
+    INSERT INTO exchange_read_record (registry, record_key, log_index)
+      SELECT DISTINCT registry, record_key, log_index FROM exchange_read;
+    DROP TABLE exchange_read;
+    CREATE TABLE exchange_read_indexed (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      log_size BIGINT NOT NULL);
+    INSERT INTO exchange_read_indexed (id, log_size) SELECT 1, COALESCE(MAX(entry_index) + 1, 0) FROM audit_entry;
+)";
+// A row of the record index is a key and a number: on SQLite the table is its own index.
+const std::string schema_v2 = std::string(R"(
+    DROP INDEX exchange_read_record;
+    CREATE TABLE exchange_read_record (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      log_index BIGINT NOT NULL,
+      PRIMARY KEY (registry, record_key, log_index)) WITHOUT ROWID;)") + std::string(read_index_v2);
+const std::string postgresql_schema_v2 = std::string(R"(
+    DROP INDEX exchange_read_record;
+    CREATE TABLE exchange_read_record (
+      registry TEXT NOT NULL,
+      record_key TEXT NOT NULL,
+      log_index BIGINT NOT NULL,
+      PRIMARY KEY (registry, record_key, log_index));)") + std::string(read_index_v2);
+
+// How the canonical content of a read's entry begins: "action" is its first member.
+constexpr std::string_view read_entry_start = R"({"action":"exchange.read",)";
+// Log entries looked at per transaction of the indexer.
+constexpr std::int64_t entries_per_index_batch = 2000;
+
 // SM3 in hex, by a hasher kept per thread: setting up OpenSSL's digest context costs as much as
 // hashing a short text, and every read hashes two.
 std::string sm3_hex(std::string_view text) {
@@ -86,6 +134,52 @@ Status append_list(const std::vector<std::string>& texts, std::string& out) {
 // (no grant, an unknown item, a malformed key, an act the log refuses) come before the read
 // writes anything.
 bool fails_transaction(const Error& error) { return error.code.starts_with("store."); }
+
+Error bad_read_entry(std::int64_t log_index, const std::string& what) {
+  return Error(ErrorKind::internal, "catalog.bad_read_entry",
+               "log entry " + std::to_string(log_index) + " of a read cannot be indexed: " + what,
+               {{"log_index", log_index}});
+}
+
+// A read by key as its log entry tells it.
+struct LoggedRead {
+  std::int64_t log_index = 0;
+  std::string read_at;  // the entry's time
+  std::chrono::system_clock::time_point read_at_time;
+  std::string consumer;
+  std::string resource_code;
+  std::string registry;  // empty in entries from before it was logged
+  nlohmann::json items;
+  std::string purpose;
+  std::string legal_basis;
+  std::vector<std::string> keys_found;  // the keys named, but those missing
+};
+
+Result<LoggedRead> logged_read(std::int64_t log_index, const std::string& content) {
+  nlohmann::json entry = nlohmann::json::parse(content, nullptr, false);
+  if (entry.is_discarded() || !entry.is_object()) return bad_read_entry(log_index, "it is not a JSON object");
+  try {
+    const nlohmann::json& details = entry.at("details");
+    auto text = [](const nlohmann::json& object, const char* name) { return object.at(name).get<std::string>(); };
+    LoggedRead read{log_index, text(entry, "time")};
+    auto time = parse_timestamp(read.read_at);
+    if (!time.ok()) return bad_read_entry(log_index, "its time " + read.read_at + " is not a timestamp");
+    read.read_at_time = *time;
+    read.consumer = text(details, "consumer");
+    read.resource_code = text(details, "resource");
+    read.registry = details.value("registry", "");
+    read.items = details.at("items");
+    read.purpose = text(details, "purpose");
+    read.legal_basis = text(entry, "basis");
+    const nlohmann::json missing = details.value("missing", nlohmann::json::array());
+    for (const nlohmann::json& key : details.at("keys")) {
+      if (std::find(missing.begin(), missing.end(), key) == missing.end()) read.keys_found.push_back(key.get<std::string>());
+    }
+    return read;
+  } catch (const nlohmann::json::exception& error) {
+    return bad_read_entry(log_index, error.what());
+  }
+}
 
 }  // namespace
 
@@ -125,8 +219,11 @@ Exchange::Exchange(store::Database& database, audit::TransparencyLog& log, const
                    const registry::Registries& registries, const Clock& clock)
     : database_(database), log_(log), catalog_(catalog), registries_(registries), clock_(clock) {}
 
+Exchange::~Exchange() { stop_indexing(); }
+
 std::vector<store::Migration> Exchange::migrations() {
-  return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""}};
+  return {{"exchange", 1, "reads of records, for the people they are about", schema_v1, ""},
+          {"exchange", 2, "reads of records indexed from the log", schema_v2, postgresql_schema_v2}};
 }
 
 static nlohmann::json only(const nlohmann::json& fields, const std::vector<std::string>& items) {
@@ -236,9 +333,8 @@ void Exchange::record_together(std::span<PendingRead* const> reads) {
         answers[i].emplace(read.take_error());
       }
     }
-    ReadDay day;
     for (std::size_t i = 0; i < reads.size(); ++i) {
-      if (checked[i]) ONEWINDOW_TRY(record_read(session, *reads[i], *checked[i], day, answers[i]));
+      if (checked[i]) ONEWINDOW_TRY(record_read(session, *reads[i], *checked[i], answers[i]));
     }
     return ok_status();
   });
@@ -246,7 +342,10 @@ void Exchange::record_together(std::span<PendingRead* const> reads) {
     for (std::size_t i = 0; i < reads.size(); ++i) {
       PendingRead& read = *reads[i];
       read.answer = std::move(answers[i]);
-      if (read.answer->ok()) count(read.resource->provider, read.resource->code, read.consumer, 1, 0, read.records_read);
+      if (read.answer->ok()) {
+        count(read.resource->provider, read.resource->code, read.consumer, 1, 0, read.records_read);
+        unindexed_reads_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     return;
   }
@@ -309,16 +408,7 @@ Result<Exchange::CheckedRead> Exchange::check_read(store::Session& session, cons
   return read;
 }
 
-const std::string& Exchange::ReadDay::of(std::chrono::system_clock::time_point time) {
-  Date today = local_date(time);
-  if (text.empty() || today != date) {
-    date = today;
-    text = today.to_string();
-  }
-  return text;
-}
-
-Status Exchange::record_read(store::Session& session, PendingRead& pending, CheckedRead& read, ReadDay& day,
+Status Exchange::record_read(store::Session& session, PendingRead& pending, CheckedRead& read,
                              std::optional<Result<nlohmann::json>>& answer) {
   const Consumer& consumer = pending.consumer;
   const Resource& resource = *read.allowed.resource;
@@ -337,8 +427,23 @@ Status Exchange::record_read(store::Session& session, PendingRead& pending, Chec
   details += read.items_text;
   append_name(details, "keys");
   details += read.keys_text;
+  if (read.found.size() < read.keys.size()) {
+    append_name(details, "missing");
+    details += '[';
+    for (std::size_t i = 0, next_found = 0; i < read.keys.size(); ++i) {
+      if (next_found < read.found.size() && read.found[next_found] == i) {
+        ++next_found;
+        continue;
+      }
+      if (details.back() != '[') details += ',';
+      ONEWINDOW_TRY(audit::append_canonical_string(read.keys[i], details));
+    }
+    details += ']';
+  }
   append_name(details, "purpose");
   ONEWINDOW_TRY(audit::append_canonical_string(grant.purpose, details));
+  append_name(details, "registry");
+  ONEWINDOW_TRY(audit::append_canonical_string(resource.registry, details));
   append_name(details, "request_hash");
   details.append("\"").append(read.request_hash).append("\"");
   append_name(details, "resource");
@@ -353,17 +458,8 @@ Status Exchange::record_read(store::Session& session, PendingRead& pending, Chec
     return ok_status();
   }
 
-  // The entry is written: from here on a failure fails the transaction.
-  const std::string& read_on = day.of(clock_.now());
-  for (std::size_t found : read.found) {
-    auto inserted = session.execute(
-        "INSERT INTO exchange_read (log_index, record_key, registry, read_at, read_on, consumer, "
-        "account, resource_code, grant_id, items, purpose, legal_basis) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        {recorded->index, read.keys[found], resource.registry, recorded->time, read_on, consumer.department_key,
-         consumer.account_id, resource.code, grant.id, read.items_text, grant.purpose, grant.legal_basis});
-    if (!inserted.ok()) return inserted.take_error();
-  }
+  // The entry is written, and with it the read: the rows for reads_of follow from the log
+  // (index_reads), off the read's path.
   pending.resource = read.allowed.resource;
   pending.records_read = static_cast<std::int64_t>(read.found.size());
 
@@ -463,6 +559,123 @@ Status Exchange::run_bulk_read(const BulkRead& read, const std::function<bool(st
   return ok_status();
 }
 
+Result<std::int64_t> Exchange::index_reads() {
+  std::lock_guard lock(index_mutex_);
+  std::int64_t looked_at = 0;
+  while (true) {
+    // The entries are read and made sense of in a read transaction, beside the reads being made;
+    // the writer is held only to write their rows.
+    struct Batch {
+      std::int64_t from = 0;
+      std::int64_t end = 0;  // the entries before it are indexed once the batch is written
+      std::vector<LoggedRead> reads;
+      std::optional<Error> stopped;  // at an entry that cannot be indexed, once those before it are
+    };
+    auto batch = database_.read_value<Batch>([&](store::Session& session) -> Result<Batch> {
+      auto mark = session.query_one("SELECT log_size FROM exchange_read_indexed WHERE id = 1");
+      if (!mark.ok()) return mark.take_error();
+      if (!mark->has_value()) {
+        return Error(ErrorKind::internal, "catalog.index_missing", "the row of exchange_read_indexed is missing");
+      }
+      Batch read{(*mark)->integer(0)};
+      auto size = session.query_one("SELECT MAX(entry_index) FROM audit_entry");
+      if (!size.ok()) return size.take_error();
+      auto last = (*size)->optional_integer(0);
+      read.end = std::max(read.from, std::min(read.from + entries_per_index_batch, last ? *last + 1 : 0));
+      // Only the reads' entries come back: the others are skipped by their first bytes.
+      auto entries = session.query(
+          "SELECT entry_index, content FROM audit_entry WHERE entry_index >= $1 AND entry_index < $2 "
+          "AND substr(content, 1, $3) = $4 ORDER BY entry_index",
+          {read.from, read.end, static_cast<std::int64_t>(read_entry_start.size()), std::string(read_entry_start)});
+      if (!entries.ok()) return entries.take_error();
+      for (const store::Row& row : *entries) {
+        auto logged = logged_read(row.integer(0), row.text(1));
+        if (logged.ok() && logged->registry.empty()) logged = bad_read_entry(row.integer(0), "it names no registry");
+        if (!logged.ok()) {
+          read.stopped.emplace(logged.take_error());
+          read.end = row.integer(0);
+          break;
+        }
+        read.reads.push_back(std::move(logged).value());
+      }
+      return read;
+    });
+    if (!batch.ok()) return batch.take_error();
+    if (batch->end == batch->from) {
+      if (batch->stopped) return std::move(*batch->stopped);
+      return looked_at;
+    }
+    std::map<std::tuple<std::string, std::string, std::string>, std::pair<std::int64_t, std::int64_t>> counts;
+    for (const LoggedRead& read : batch->reads) {
+      auto& [reads, records] = counts[{local_date(read.read_at_time).to_string(), read.consumer, read.resource_code}];
+      reads += 1;
+      records += static_cast<std::int64_t>(read.keys_found.size());
+    }
+    auto written = database_.write_value<bool>([&](store::Session& session) -> Result<bool> {
+      // Written only from where the batch was read. On PostgreSQL the mark's row is held to the
+      // commit, so that two nodes on one database do not write the same batch twice; SQLite has
+      // one writer anyway.
+      auto mark = session.query_one(session.backend() == store::Backend::postgresql
+                                        ? "SELECT log_size FROM exchange_read_indexed WHERE id = 1 FOR UPDATE"
+                                        : "SELECT log_size FROM exchange_read_indexed WHERE id = 1");
+      if (!mark.ok()) return mark.take_error();
+      if (!mark->has_value() || (*mark)->integer(0) != batch->from) return false;
+      for (const LoggedRead& read : batch->reads) {
+        for (const std::string& key : read.keys_found) {
+          ONEWINDOW_TRY(session
+                            .execute("INSERT INTO exchange_read_record (registry, record_key, log_index) VALUES ($1, $2, $3)",
+                                     {read.registry, key, read.log_index})
+                            .status());
+        }
+      }
+      for (const auto& [key, counted] : counts) {
+        const auto& [day, consumer, resource_code] = key;
+        ONEWINDOW_TRY(session
+                          .execute("INSERT INTO exchange_read_count (read_on, consumer, resource_code, reads, records) "
+                                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (read_on, consumer, resource_code) DO UPDATE "
+                                   "SET reads = exchange_read_count.reads + excluded.reads, "
+                                   "records = exchange_read_count.records + excluded.records",
+                                   {day, consumer, resource_code, counted.first, counted.second})
+                          .status());
+      }
+      ONEWINDOW_TRY(session.execute("UPDATE exchange_read_indexed SET log_size = $1 WHERE id = 1", {batch->end}).status());
+      return true;
+    });
+    if (!written.ok()) return written.take_error();
+    // Not written: another node indexed from there first, and the next batch starts after it.
+    if (*written) looked_at += batch->end - batch->from;
+    if (batch->stopped && *written) return std::move(*batch->stopped);
+  }
+}
+
+void Exchange::start_indexing(std::chrono::milliseconds interval) {
+  std::lock_guard lock(indexer_mutex_);
+  if (indexer_.joinable()) return;
+  stopping_ = false;
+  indexer_ = std::thread([this, interval] {
+    std::unique_lock lock(indexer_mutex_);
+    while (!indexer_woken_.wait_for(lock, interval, [this] { return stopping_; })) {
+      if (unindexed_reads_.exchange(0, std::memory_order_relaxed) == 0) continue;
+      lock.unlock();
+      auto indexed = index_reads();
+      if (!indexed.ok()) {
+        unindexed_reads_.fetch_add(1, std::memory_order_relaxed);  // tried again at the next interval
+        spdlog::warn("indexing the exchange's reads: {} ({})", indexed.error().message, indexed.error().code);
+      }
+      lock.lock();
+    }
+  });
+}
+
+void Exchange::stop_indexing() {
+  {
+    std::lock_guard lock(indexer_mutex_);
+    stopping_ = true;
+  }
+  indexer_woken_.notify_all();
+  if (indexer_.joinable()) indexer_.join();
+}
+
 void Exchange::count(const std::string& provider, const std::string& resource_code, const Consumer& consumer,
                      std::int64_t reads, std::int64_t bulk_reads, std::int64_t records) {
   std::lock_guard lock(counts_mutex_);
@@ -477,23 +690,41 @@ std::map<std::tuple<std::string, std::string, std::string>, Exchange::ShareCount
   return counts_;
 }
 
-Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) const {
+Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) {
+  ONEWINDOW_TRY(index_reads().status());
   auto definition = registries_.definition(registry_name);
   if (!definition.ok()) return definition.take_error();
   std::string stored = registry::Registries::key_form(**definition, key);
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    auto rows = session.query(
-        "SELECT read_at, consumer, items, purpose, legal_basis, resource_code, log_index FROM exchange_read "
-        "WHERE registry = $1 AND record_key = $2 ORDER BY read_at DESC, log_index DESC LIMIT 1000",
+    // Each read as its log entry tells it: the index only finds the entries.
+    auto found = session.query(
+        "SELECT e.entry_index, e.content FROM exchange_read_record r JOIN audit_entry e ON e.entry_index = r.log_index "
+        "WHERE r.registry = $1 AND r.record_key = $2 ORDER BY r.log_index DESC LIMIT 1000",
         {std::string(registry_name), stored});
-    if (!rows.ok()) return rows.take_error();
+    if (!found.ok()) return found.take_error();
     auto bulk = session.query(
         "SELECT read_at, consumer, items, purpose, legal_basis, resource_code, log_index FROM exchange_bulk_read "
         "WHERE registry = $1 ORDER BY read_at DESC LIMIT 1000",
         {std::string(registry_name)});
     if (!bulk.ok()) return bulk.take_error();
     std::vector<nlohmann::json> reads;
-    auto add = [&](const store::Row& row, bool in_bulk) {
+    for (const auto& row : *found) {
+      auto read = logged_read(row.integer(0), row.text(1));
+      if (!read.ok()) return read.take_error();
+      reads.push_back({{"read_at", read->read_at},
+                       {"department", read->consumer},
+                       {"items", read->items},
+                       {"purpose", read->purpose},
+                       {"legal_basis", read->legal_basis},
+                       {"resource", read->resource_code},
+                       {"log_index", read->log_index},
+                       {"bulk", false}});
+    }
+    for (const auto& row : *bulk) {
+      // A bulk read read this record when the record existed then.
+      auto then = parse_timestamp(row.text(0));
+      if (!then.ok()) continue;
+      if (!registries_.read(registry_name, stored, {row.text(1)}, *then).ok()) continue;
       reads.push_back({{"read_at", row.text(0)},
                        {"department", row.text(1)},
                        {"items", nlohmann::json::parse(row.text(2))},
@@ -501,14 +732,7 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
                        {"legal_basis", row.text(4)},
                        {"resource", row.text(5)},
                        {"log_index", row.integer(6)},
-                       {"bulk", in_bulk}});
-    };
-    for (const auto& row : *rows) add(row, false);
-    for (const auto& row : *bulk) {
-      // A bulk read read this record when the record existed then.
-      auto then = parse_timestamp(row.text(0));
-      if (!then.ok()) continue;
-      if (registries_.read(registry_name, stored, {row.text(1)}, *then).ok()) add(row, true);
+                       {"bulk", true}});
     }
     std::sort(reads.begin(), reads.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
       return std::tie(a["read_at"].get_ref<const std::string&>(), a["log_index"].get_ref<const std::int64_t&>()) >
@@ -519,9 +743,10 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
   });
 }
 
-Result<nlohmann::json> Exchange::statistics(Date from, Date to) const {
+Result<nlohmann::json> Exchange::statistics(Date from, Date to) {
   if (to < from) return Error::invalid("catalog.bad_field", "to", "to is on or after from");
   if ((to.days() - from.days()).count() > 366) return Error::invalid("catalog.bad_field", "to", "at most 367 days at once");
+  ONEWINDOW_TRY(index_reads().status());
   struct Counts {
     std::int64_t reads = 0;
     std::int64_t records = 0;
@@ -532,8 +757,8 @@ Result<nlohmann::json> Exchange::statistics(Date from, Date to) const {
   ONEWINDOW_TRY(database_.read([&](store::Session& session) -> Status {
     store::Parameters range = {from.to_string(), to.to_string()};
     auto single = session.query(
-        "SELECT read_on, consumer, resource_code, COUNT(DISTINCT log_index), COUNT(*) FROM exchange_read "
-        "WHERE read_on >= $1 AND read_on <= $2 GROUP BY read_on, consumer, resource_code",
+        "SELECT read_on, consumer, resource_code, reads, records FROM exchange_read_count "
+        "WHERE read_on >= $1 AND read_on <= $2",
         range);
     if (!single.ok()) return single.take_error();
     for (const auto& row : *single) {

@@ -106,6 +106,7 @@ Platform::~Platform() {
   if (supervision) supervision->stop();
   if (workflow) workflow->stop_timers();
   if (subscriptions) subscriptions->stop_delivery();
+  if (exchange) exchange->stop_indexing();
   if (transparency_log) transparency_log->stop_signing();
 }
 
@@ -256,6 +257,7 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
   platform->registries->add_change_listener(platform->subscriptions->change_listener());
   if (background_work) {
     platform->subscriptions->start_delivery();
+    platform->exchange->start_indexing();
     platform->import_queue = std::make_unique<registry::ImportQueue>(*platform->imports);
     // Uploads interrupted by the last stop go on where their last batch ended.
     auto interrupted = platform->imports->unfinished("upload");

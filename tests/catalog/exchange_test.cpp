@@ -157,7 +157,19 @@ TEST_P(ExchangeTest, AReadIsProvenByItsLogEntryUnderASignedTreeHead) {
   EXPECT_EQ(content["details"]["keys"], nlohmann::json({person_id}));
   EXPECT_EQ(content["details"]["purpose"], "核验身份 identity check");
   EXPECT_EQ(content["details"]["resource"], (*read)["resource"]);
+  EXPECT_EQ(content["details"]["registry"], "person");
+  EXPECT_FALSE(content["details"].contains("missing")) << "every key named has its record";
   EXPECT_EQ(content["actor"], "acc_civil");
+
+  // A key with no record is named as missing, in the entry's canonical form still.
+  auto partly = exchange_->read({resources_.at("person"), {"44011320141005001X", person_id, "34052419800101001X"}, {"name"}},
+                                {"acc_civil", "civil"});
+  ASSERT_TRUE(partly.ok()) << partly.error().message;
+  auto partly_entry = log_->entry((*partly)["receipt"]["log_index"].get<std::int64_t>());
+  ASSERT_TRUE(partly_entry.ok());
+  auto partly_content = nlohmann::json::parse(partly_entry->content);
+  EXPECT_EQ(partly_content["details"]["missing"], nlohmann::json({"44011320141005001X", "34052419800101001X"}));
+  EXPECT_EQ(audit::canonical_json(partly_content).value(), partly_entry->content);
 
   auto head = log_->sign_tree_head();
   ASSERT_TRUE(head.ok());
@@ -330,16 +342,16 @@ TEST_P(ExchangeTest, AReadThatCannotBeRecordedFailsAloneAndTheOthersStand) {
                   ->write("person", unrecordable, {{"name", "李小明"}, {"sex", "1"}, {"birth_date", "2014-10-05"}},
                           "出生登记", {"acc_police", "police"})
                   .ok());
-  // The row of a read of that record cannot be written: its transaction fails.
+  // The log entry of a read of that record cannot be written: its transaction fails.
   Status installed = database_->write([&](store::Session& session) -> Status {
     if (session.backend() == store::Backend::sqlite) {
-      return session.execute_script(std::string("CREATE TRIGGER refuse_read BEFORE INSERT ON exchange_read WHEN NEW.record_key = '") +
-                                    unrecordable + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+      return session.execute_script(std::string("CREATE TRIGGER refuse_read BEFORE INSERT ON audit_entry WHEN NEW.content LIKE '%") +
+                                    unrecordable + "%' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
     }
-    return session.execute_script(std::string("CREATE FUNCTION refuse_read() RETURNS trigger AS $$ BEGIN IF NEW.record_key = '") +
+    return session.execute_script(std::string("CREATE FUNCTION refuse_read() RETURNS trigger AS $$ BEGIN IF NEW.content LIKE '%") +
                                   unrecordable +
-                                  "' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
-                                  "CREATE TRIGGER refuse_read BEFORE INSERT ON exchange_read FOR EACH ROW EXECUTE FUNCTION refuse_read()");
+                                  "%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+                                  "CREATE TRIGGER refuse_read BEFORE INSERT ON audit_entry FOR EACH ROW EXECUTE FUNCTION refuse_read()");
   });
   ASSERT_TRUE(installed.ok()) << installed.error().message;
   grant("person", "civil", {"name"});
@@ -430,6 +442,128 @@ TEST_P(ExchangeTest, ABulkReadStreamsEveryRecordAndEndsWithItsReceipt) {
   ASSERT_FALSE(cut.ok());
   EXPECT_EQ(cut.error().code, "exchange.client_gone");
   EXPECT_EQ(*log_->size(), logged);
+}
+
+// The rows by record are written from the log behind the reads: by the indexing thread, by
+// whoever looks, and again after a restart, each read once.
+TEST_P(ExchangeTest, ReadsAreIndexedFromTheLogOnceEach) {
+  grant("person", "civil", {"name"});
+  auto rows = [&] {
+    auto counted = database_->read_value<std::int64_t>([](store::Session& session) -> Result<std::int64_t> {
+      auto row = session.query_one("SELECT COUNT(*) FROM exchange_read_record");
+      if (!row.ok()) return row.take_error();
+      return (*row)->integer(0);
+    });
+    EXPECT_TRUE(counted.ok());
+    return counted.ok() ? *counted : -1;
+  };
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}).ok());
+  }
+  EXPECT_EQ(rows(), 0) << "nothing is indexed on the read's path";
+
+  // The thread indexes them without anyone looking.
+  exchange_->start_indexing(std::chrono::milliseconds(10));
+  for (int waited = 0; waited < 500 && rows() < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(rows(), 3);
+  exchange_->stop_indexing();
+
+  // Reads made before a restart are indexed after it, by the first look; two exchanges on one
+  // database (two nodes) index each entry once between them.
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id, "44011320141005001X"}, {"name"}}, {"acc_civil", "civil"}).ok());
+  exchange_.reset();
+  Exchange first(*database_, *log_, *catalog_, *registries_, clock_);
+  Exchange second(*database_, *log_, *catalog_, *registries_, clock_);
+  std::vector<std::thread> indexers;
+  std::vector<Result<std::int64_t>> looked(2, std::int64_t{0});
+  indexers.emplace_back([&] { looked[0] = first.index_reads(); });
+  indexers.emplace_back([&] { looked[1] = second.index_reads(); });
+  for (auto& indexer : indexers) indexer.join();
+  ASSERT_TRUE(looked[0].ok() && looked[1].ok());
+  EXPECT_EQ(rows(), 4) << "the key with no record is no row";
+  EXPECT_EQ((*second.reads_of("person", person_id))["reads"].size(), 4u);
+  EXPECT_EQ(*first.index_reads(), 0) << "nothing is left to look at";
+  EXPECT_EQ(rows(), 4);
+}
+
+TEST_P(ExchangeTest, AReadEntryThatCannotBeIndexedStopsTheIndexAtIt) {
+  grant("person", "civil", {"name"});
+  ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}).ok());
+  std::int64_t broken = *log_->size();
+  // An entry no appender would write: a read's beginning, then nonsense.
+  ASSERT_TRUE(database_
+                  ->write([&](store::Session& session) {
+                    return session
+                        .execute("INSERT INTO audit_entry (entry_index, content, leaf_hash) VALUES ($1, $2, $3)",
+                                 {broken, std::string(R"({"action":"exchange.read",no)"), store::Blob(32, 0)})
+                        .status();
+                  })
+                  .ok());
+  auto indexed = exchange_->index_reads();
+  ASSERT_FALSE(indexed.ok());
+  EXPECT_EQ(indexed.error().code, "catalog.bad_read_entry");
+  EXPECT_EQ(indexed.error().details["log_index"], broken);
+  EXPECT_EQ((*database_->read_value<std::int64_t>([](store::Session& session) -> Result<std::int64_t> {
+              auto row = session.query_one("SELECT COUNT(*) FROM exchange_read_record");
+              if (!row.ok()) return row.take_error();
+              return (*row)->integer(0);
+            })),
+            1)
+      << "the read before it is indexed";
+  EXPECT_EQ(exchange_->reads_of("person", person_id).error().code, "catalog.bad_read_entry")
+      << "who read my data is not shown short";
+}
+
+// A database from before reads were indexed from the log: its rows become the index, and the
+// reads they were are shown as before.
+TEST_P(ExchangeTest, ReadsRecordedBeforeTheLogIndexAreStillShown) {
+  std::vector<store::Migration> before = audit::TransparencyLog::migrations();
+  for (auto* module : {&registry::Registries::migrations, &Catalog::migrations, &Exchange::migrations}) {
+    for (auto& migration : (*module)()) {
+      if (migration.module != "exchange" || migration.version == 1) before.push_back(migration);
+    }
+  }
+  testing::TestDatabase old(GetParam(), before);
+  audit::TransparencyLog log(*old, *crypto::PrivateKey::generate(), clock_);
+  // A read as version 1 recorded it: its entry, with no registry named, and its row.
+  auto receipt = old->write_value<audit::Receipt>([&](store::Session& session) -> Result<audit::Receipt> {
+    auto recorded = log.record(session, {"acc_civil", "", "exchange.read", "catalog_resource", "resource-1", "《条例》第十条",
+                                         {{"consumer", "civil"},
+                                          {"grant", "grant-1"},
+                                          {"items", {"name"}},
+                                          {"keys", {person_id}},
+                                          {"purpose", "核验身份"},
+                                          {"request_hash", "00"},
+                                          {"resource", "101001"},
+                                          {"response_hash", "00"}}});
+    if (!recorded.ok()) return recorded.take_error();
+    ONEWINDOW_TRY(session
+                      .execute("INSERT INTO exchange_read (log_index, record_key, registry, read_at, read_on, consumer, account, "
+                               "resource_code, grant_id, items, purpose, legal_basis) VALUES ($1, $2, 'person', $3, "
+                               "'2026-11-23', 'civil', 'acc_civil', '101001', 'grant-1', '[\"name\"]', '核验身份', '《条例》第十条')",
+                               {recorded->index, std::string(person_id), recorded->time})
+                      .status());
+    return recorded;
+  });
+  ASSERT_TRUE(receipt.ok()) << receipt.error().message;
+  auto migrated = old->migrate(migrations());
+  ASSERT_TRUE(migrated.ok()) << migrated.error().message;
+
+  Exchange exchange(*old, log, *catalog_, *registries_, clock_);
+  EXPECT_EQ(*exchange.index_reads(), 0) << "the rows of version 1 were its index";
+  auto reads = exchange.reads_of("person", person_id);
+  ASSERT_TRUE(reads.ok()) << reads.error().message;
+  ASSERT_EQ((*reads)["reads"].size(), 1u);
+  EXPECT_EQ((*reads)["reads"][0]["log_index"], receipt->index);
+  EXPECT_EQ((*reads)["reads"][0]["department"], "civil");
+  EXPECT_EQ((*reads)["reads"][0]["purpose"], "核验身份");
+  EXPECT_EQ((*reads)["reads"][0]["legal_basis"], "《条例》第十条");
+  EXPECT_EQ((*reads)["reads"][0]["items"], nlohmann::json({"name"}));
+  auto statistics = exchange.statistics(Date(2026, 11, 23), Date(2026, 11, 23));
+  ASSERT_TRUE(statistics.ok()) << statistics.error().message;
+  ASSERT_EQ((*statistics)["reads"].size(), 1u) << statistics->dump();
+  EXPECT_EQ((*statistics)["reads"][0]["reads"], 1);
+  EXPECT_EQ((*statistics)["reads"][0]["records"], 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ExchangeTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),

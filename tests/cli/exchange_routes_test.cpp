@@ -203,7 +203,13 @@ TEST_F(ExchangeRoutes, AServerStopsWhileASlowClientReadsAStream) {
   onewindow::testing::run_command("(curl -s --limit-rate 20k -X POST -H 'Authorization: " + token +
                                   "' -H 'Content-Type: application/json' -d '{\"items\":[\"name\"]}' " + base +
                                   "/exchange/resources/" + person_resource_ + "/bulk-read > " + (directory_.path() / "slow.ndjson").string() + " 2>&1 &)");
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Stopped once the client has its first records (however long a busy machine takes to start
+  // it), with the rest still to come.
+  const auto slow_file = directory_.path() / "slow.ndjson";
+  for (int waited = 0; waited < 200; ++waited) {
+    if (std::filesystem::exists(slow_file) && onewindow::testing::read_file(slow_file).find("\"key\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   auto stopping = std::chrono::steady_clock::now();
   served_.server->drain_and_stop();
   auto took = std::chrono::steady_clock::now() - stopping;
