@@ -463,6 +463,12 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::S
         out += "onewindow_catalog_grants{status=\"" + prometheus_label(status) + "\"} " + count.dump() + "\n";
       }
     }
+    if (auto backlog = exchange.index_backlog(); backlog.ok()) {
+      out += "# HELP onewindow_exchange_read_index_backlog Log entries the index of reads by key (who read my data, "
+             "share statistics) has not looked at yet.\n";
+      out += "# TYPE onewindow_exchange_read_index_backlog gauge\n";
+      out += "onewindow_exchange_read_index_backlog " + std::to_string(*backlog) + "\n";
+    }
     if (auto active = subscriptions.subscriptions_of(""); active.ok()) {
       out += "# HELP onewindow_exchange_subscription_backlog Changes not yet delivered or acknowledged, by subscription.\n";
       out += "# TYPE onewindow_exchange_subscription_backlog gauge\n";

@@ -347,6 +347,8 @@ class Exchange {
   // logged and tried again at the next interval. stop_indexing joins it (the destructor too).
   void start_indexing(std::chrono::milliseconds interval = std::chrono::milliseconds(200));
   void stop_indexing();
+  // How many log entries the index has not looked at yet, for /metrics.
+  Result<std::int64_t> index_backlog() const;
 
   // Reads since this process started, by provider, consumer and resource code, for /metrics
   // (the statistics above are the lasting record).

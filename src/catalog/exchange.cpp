@@ -648,6 +648,16 @@ Result<std::int64_t> Exchange::index_reads() {
   }
 }
 
+Result<std::int64_t> Exchange::index_backlog() const {
+  return database_.read_value<std::int64_t>([](store::Session& session) -> Result<std::int64_t> {
+    auto row = session.query_one(
+        "SELECT (SELECT COALESCE(MAX(entry_index) + 1, 0) FROM audit_entry) - log_size FROM exchange_read_indexed WHERE id = 1");
+    if (!row.ok()) return row.take_error();
+    if (!row->has_value()) return Error(ErrorKind::internal, "catalog.index_missing", "the row of exchange_read_indexed is missing");
+    return std::max<std::int64_t>(0, (*row)->integer(0));
+  });
+}
+
 void Exchange::start_indexing(std::chrono::milliseconds interval) {
   std::lock_guard lock(indexer_mutex_);
   if (indexer_.joinable()) return;

@@ -461,12 +461,14 @@ TEST_P(ExchangeTest, ReadsAreIndexedFromTheLogOnceEach) {
     ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}).ok());
   }
   EXPECT_EQ(rows(), 0) << "nothing is indexed on the read's path";
+  EXPECT_GE(*exchange_->index_backlog(), 3);
 
   // The thread indexes them without anyone looking.
   exchange_->start_indexing(std::chrono::milliseconds(10));
   for (int waited = 0; waited < 500 && rows() < 3; ++waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(rows(), 3);
   exchange_->stop_indexing();
+  EXPECT_EQ(*exchange_->index_backlog(), 0);
 
   // Reads made before a restart are indexed after it, by the first look; two exchanges on one
   // database (two nodes) index each entry once between them.

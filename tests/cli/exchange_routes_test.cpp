@@ -318,6 +318,7 @@ TEST_F(ExchangeRoutes, ADepartmentSubscribesPullsAndCancelsOverHttp) {
   HttpResponse metrics = http_request("GET", served_.base + "/metrics");
   EXPECT_NE(metrics.body.find("onewindow_exchange_reads_total" + labels + " 1\n"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("onewindow_exchange_records_total" + labels + " 1\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nonewindow_exchange_read_index_backlog "), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("onewindow_exchange_subscription_backlog{subscription=\"" + id + "\",consumer=\"civil\""),
             std::string::npos);
   EXPECT_NE(metrics.body.find("onewindow_catalog_grants{status=\"granted\"} 1"), std::string::npos) << metrics.body;
