@@ -344,7 +344,7 @@ class Exchange {
   // before it are indexed, nothing from it on until it is mended. And the store's errors.
   Result<std::int64_t> index_reads();
   // Indexes the reads every interval while reads are made, on a thread of its own; a failure is
-  // logged and tried again at the next interval. stop_indexing joins it (the destructor too).
+  // logged and tried again a minute later. stop_indexing joins it (the destructor too).
   void start_indexing(std::chrono::milliseconds interval = std::chrono::milliseconds(200));
   void stop_indexing();
   // How many log entries the index has not looked at yet, for /metrics.

@@ -663,14 +663,21 @@ void Exchange::start_indexing(std::chrono::milliseconds interval) {
   if (indexer_.joinable()) return;
   stopping_ = false;
   indexer_ = std::thread([this, interval] {
+    // After a failure, a minute before the next try: an entry that cannot be indexed stays so
+    // until it is mended, and says so once a minute rather than five times a second.
+    constexpr std::chrono::minutes after_failure{1};
+    std::chrono::milliseconds wait = interval;
     std::unique_lock lock(indexer_mutex_);
-    while (!indexer_woken_.wait_for(lock, interval, [this] { return stopping_; })) {
+    while (!indexer_woken_.wait_for(lock, wait, [this] { return stopping_; })) {
+      wait = interval;
       if (unindexed_reads_.exchange(0, std::memory_order_relaxed) == 0) continue;
       lock.unlock();
       auto indexed = index_reads();
       if (!indexed.ok()) {
-        unindexed_reads_.fetch_add(1, std::memory_order_relaxed);  // tried again at the next interval
-        spdlog::warn("indexing the exchange's reads: {} ({})", indexed.error().message, indexed.error().code);
+        unindexed_reads_.fetch_add(1, std::memory_order_relaxed);
+        wait = after_failure;
+        spdlog::warn("indexing the exchange's reads: {} ({}); trying again in a minute", indexed.error().message,
+                     indexed.error().code);
       }
       lock.lock();
     }
