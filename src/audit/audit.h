@@ -168,6 +168,13 @@ class TransparencyLog {
 
   // The number of entries committed.
   Result<std::int64_t> size() const;
+  // The same three reads in the caller's transaction: for a module that keeps an index of its
+  // own acts from the log (the exchange's reads), reading them in one snapshot with its own rows.
+  static Result<std::int64_t> size(store::Session& session);
+  static Result<Entry> entry(store::Session& session, std::int64_t index);
+  // The entries of [from, to) whose action is `action`, in index order; their leaf hashes unset.
+  static Result<std::vector<Entry>> entries_of(store::Session& session, std::string_view action, std::int64_t from,
+                                               std::int64_t to);
   // The root of the tree of the first tree_size entries, computed from stored subtree hashes.
   Result<Sm3Digest> root_hash(std::int64_t tree_size) const;
   // audit.entry_not_found unless 0 <= index < size().

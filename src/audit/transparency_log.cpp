@@ -373,6 +373,26 @@ Result<std::int64_t> TransparencyLog::size() const {
   return database_.read_value<std::int64_t>([](store::Session& session) { return internal::log_size(session); });
 }
 
+Result<std::int64_t> TransparencyLog::size(store::Session& session) { return internal::log_size(session); }
+
+Result<std::vector<Entry>> TransparencyLog::entries_of(store::Session& session, std::string_view action,
+                                                       std::int64_t from, std::int64_t to) {
+  // An entry's canonical text begins with its action, the first of its members in sorted order:
+  // the others are skipped by their first bytes.
+  std::string start = "{\"action\":";
+  ONEWINDOW_TRY(append_canonical_string(action, start));
+  start += ',';
+  auto rows = session.query(
+      "SELECT entry_index, content FROM audit_entry WHERE entry_index >= $1 AND entry_index < $2 "
+      "AND substr(content, 1, $3) = $4 ORDER BY entry_index",
+      {from, to, static_cast<std::int64_t>(start.size()), start});
+  if (!rows.ok()) return rows.take_error();
+  std::vector<Entry> entries;
+  entries.reserve(rows->size());
+  for (const store::Row& row : *rows) entries.push_back({row.integer(0), row.text(1), {}});
+  return entries;
+}
+
 Result<Sm3Digest> TransparencyLog::root_hash(std::int64_t tree_size) const {
   return database_.read_value<Sm3Digest>([&](store::Session& session) -> Result<Sm3Digest> {
     if (tree_size < 0) return bad_tree_size("tree_size", "tree_size must not be negative");
@@ -386,21 +406,23 @@ Result<Sm3Digest> TransparencyLog::root_hash(std::int64_t tree_size) const {
 }
 
 Result<Entry> TransparencyLog::entry(std::int64_t index) const {
-  return database_.read_value<Entry>([&](store::Session& session) -> Result<Entry> {
-    auto row = session.query_one(select_entry, {index});
-    if (!row.ok()) return row.take_error();
-    if (!row->has_value()) {
-      return Error(ErrorKind::not_found, "audit.entry_not_found", "the log has no entry " + std::to_string(index),
-                   {{"field", "index"}});
-    }
-    Entry entry;
-    entry.index = index;
-    entry.content = (*row)->text(0);
-    auto leaf = digest_of((*row)->blob(1), "the leaf hash of entry " + std::to_string(index));
-    if (!leaf.ok()) return leaf.take_error();
-    entry.leaf_hash = *leaf;
-    return entry;
-  });
+  return database_.read_value<Entry>([&](store::Session& session) { return entry(session, index); });
+}
+
+Result<Entry> TransparencyLog::entry(store::Session& session, std::int64_t index) {
+  auto row = session.query_one(select_entry, {index});
+  if (!row.ok()) return row.take_error();
+  if (!row->has_value()) {
+    return Error(ErrorKind::not_found, "audit.entry_not_found", "the log has no entry " + std::to_string(index),
+                 {{"field", "index"}});
+  }
+  Entry entry;
+  entry.index = index;
+  entry.content = (*row)->text(0);
+  auto leaf = digest_of((*row)->blob(1), "the leaf hash of entry " + std::to_string(index));
+  if (!leaf.ok()) return leaf.take_error();
+  entry.leaf_hash = *leaf;
+  return entry;
 }
 
 Result<std::vector<Sm3Digest>> TransparencyLog::inclusion_proof(std::int64_t index, std::int64_t tree_size) const {

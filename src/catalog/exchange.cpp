@@ -60,7 +60,8 @@ constexpr const char* schema_v1 = R"(
 
 // Reads are indexed from the log behind them (Exchange::index_reads) rather than with each read,
 // which then writes its log entry alone: every entry before exchange_read_indexed.log_size has
-// been looked at. What a read was (who, why, which items) stays in its log entry; the index
+// been looked at. The mark starts at the log's size when this runs, read from the log's own table
+// once: the reads before it have their rows already, and a migration has no log to ask. What a read was (who, why, which items) stays in its log entry; the index
 // holds only what finds it: the log index of each record read (who read my data), and counts by
 // day, consumer and resource (share statistics). The rows of version 1 become those.
 constexpr std::string_view read_index_v2 = R"(
@@ -98,8 +99,6 @@ const std::string postgresql_schema_v2 = std::string(R"(
       log_index BIGINT NOT NULL,
       PRIMARY KEY (registry, record_key, log_index));)") + std::string(read_index_v2);
 
-// How the canonical content of a read's entry begins: "action" is its first member.
-constexpr std::string_view read_entry_start = R"({"action":"exchange.read",)";
 // Log entries looked at per transaction of the indexer.
 constexpr std::int64_t entries_per_index_batch = 2000;
 
@@ -139,6 +138,20 @@ Error bad_read_entry(std::int64_t log_index, const std::string& what) {
   return Error(ErrorKind::internal, "catalog.bad_read_entry",
                "log entry " + std::to_string(log_index) + " of a read cannot be indexed: " + what,
                {{"log_index", log_index}});
+}
+
+// The index's mark: the log entries before it have been looked at. On PostgreSQL, held to the
+// commit when `held`, so that two nodes on one database do not write the same batch twice;
+// SQLite has one writer anyway.
+Result<std::int64_t> indexed_size(store::Session& session, bool held) {
+  auto mark = session.query_one(held && session.backend() == store::Backend::postgresql
+                                    ? "SELECT log_size FROM exchange_read_indexed WHERE id = 1 FOR UPDATE"
+                                    : "SELECT log_size FROM exchange_read_indexed WHERE id = 1");
+  if (!mark.ok()) return mark.take_error();
+  if (!mark->has_value()) {
+    return Error(ErrorKind::internal, "catalog.index_missing", "the row of exchange_read_indexed is missing");
+  }
+  return (*mark)->integer(0);
 }
 
 // A read by key as its log entry tells it.
@@ -572,28 +585,19 @@ Result<std::int64_t> Exchange::index_reads() {
       std::optional<Error> stopped;  // at an entry that cannot be indexed, once those before it are
     };
     auto batch = database_.read_value<Batch>([&](store::Session& session) -> Result<Batch> {
-      auto mark = session.query_one("SELECT log_size FROM exchange_read_indexed WHERE id = 1");
+      auto mark = indexed_size(session, false);
       if (!mark.ok()) return mark.take_error();
-      if (!mark->has_value()) {
-        return Error(ErrorKind::internal, "catalog.index_missing", "the row of exchange_read_indexed is missing");
-      }
-      Batch read{(*mark)->integer(0)};
-      auto size = session.query_one("SELECT MAX(entry_index) FROM audit_entry");
+      auto size = audit::TransparencyLog::size(session);
       if (!size.ok()) return size.take_error();
-      auto last = (*size)->optional_integer(0);
-      read.end = std::max(read.from, std::min(read.from + entries_per_index_batch, last ? *last + 1 : 0));
-      // Only the reads' entries come back: the others are skipped by their first bytes.
-      auto entries = session.query(
-          "SELECT entry_index, content FROM audit_entry WHERE entry_index >= $1 AND entry_index < $2 "
-          "AND substr(content, 1, $3) = $4 ORDER BY entry_index",
-          {read.from, read.end, static_cast<std::int64_t>(read_entry_start.size()), std::string(read_entry_start)});
+      Batch read{*mark, std::max(*mark, std::min(*mark + entries_per_index_batch, *size))};
+      auto entries = audit::TransparencyLog::entries_of(session, "exchange.read", read.from, read.end);
       if (!entries.ok()) return entries.take_error();
-      for (const store::Row& row : *entries) {
-        auto logged = logged_read(row.integer(0), row.text(1));
-        if (logged.ok() && logged->registry.empty()) logged = bad_read_entry(row.integer(0), "it names no registry");
+      for (const audit::Entry& entry : *entries) {
+        auto logged = logged_read(entry.index, entry.content);
+        if (logged.ok() && logged->registry.empty()) logged = bad_read_entry(entry.index, "it names no registry");
         if (!logged.ok()) {
           read.stopped.emplace(logged.take_error());
-          read.end = row.integer(0);
+          read.end = entry.index;
           break;
         }
         read.reads.push_back(std::move(logged).value());
@@ -612,14 +616,10 @@ Result<std::int64_t> Exchange::index_reads() {
       records += static_cast<std::int64_t>(read.keys_found.size());
     }
     auto written = database_.write_value<bool>([&](store::Session& session) -> Result<bool> {
-      // Written only from where the batch was read. On PostgreSQL the mark's row is held to the
-      // commit, so that two nodes on one database do not write the same batch twice; SQLite has
-      // one writer anyway.
-      auto mark = session.query_one(session.backend() == store::Backend::postgresql
-                                        ? "SELECT log_size FROM exchange_read_indexed WHERE id = 1 FOR UPDATE"
-                                        : "SELECT log_size FROM exchange_read_indexed WHERE id = 1");
+      // Written only from where the batch was read.
+      auto mark = indexed_size(session, true);
       if (!mark.ok()) return mark.take_error();
-      if (!mark->has_value() || (*mark)->integer(0) != batch->from) return false;
+      if (*mark != batch->from) return false;
       for (const LoggedRead& read : batch->reads) {
         for (const std::string& key : read.keys_found) {
           ONEWINDOW_TRY(session
@@ -650,11 +650,11 @@ Result<std::int64_t> Exchange::index_reads() {
 
 Result<std::int64_t> Exchange::index_backlog() const {
   return database_.read_value<std::int64_t>([](store::Session& session) -> Result<std::int64_t> {
-    auto row = session.query_one(
-        "SELECT (SELECT COALESCE(MAX(entry_index) + 1, 0) FROM audit_entry) - log_size FROM exchange_read_indexed WHERE id = 1");
-    if (!row.ok()) return row.take_error();
-    if (!row->has_value()) return Error(ErrorKind::internal, "catalog.index_missing", "the row of exchange_read_indexed is missing");
-    return std::max<std::int64_t>(0, (*row)->integer(0));
+    auto mark = indexed_size(session, false);
+    if (!mark.ok()) return mark.take_error();
+    auto size = audit::TransparencyLog::size(session);
+    if (!size.ok()) return size.take_error();
+    return std::max<std::int64_t>(0, *size - *mark);
   });
 }
 
@@ -662,6 +662,9 @@ void Exchange::start_indexing(std::chrono::milliseconds interval) {
   std::lock_guard lock(indexer_mutex_);
   if (indexer_.joinable()) return;
   stopping_ = false;
+  // A first look at start: the reads logged before a crash, after the last batch, are indexed
+  // without waiting for the next read.
+  unindexed_reads_.fetch_add(1, std::memory_order_relaxed);
   indexer_ = std::thread([this, interval] {
     // After a failure, a minute before the next try: an entry that cannot be indexed stays so
     // until it is mended, and says so once a minute rather than five times a second.
@@ -713,10 +716,9 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
   if (!definition.ok()) return definition.take_error();
   std::string stored = registry::Registries::key_form(**definition, key);
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
-    // Each read as its log entry tells it: the index only finds the entries.
     auto found = session.query(
-        "SELECT e.entry_index, e.content FROM exchange_read_record r JOIN audit_entry e ON e.entry_index = r.log_index "
-        "WHERE r.registry = $1 AND r.record_key = $2 ORDER BY r.log_index DESC LIMIT 1000",
+        "SELECT log_index FROM exchange_read_record WHERE registry = $1 AND record_key = $2 "
+        "ORDER BY log_index DESC LIMIT 1000",
         {std::string(registry_name), stored});
     if (!found.ok()) return found.take_error();
     auto bulk = session.query(
@@ -726,7 +728,10 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
     if (!bulk.ok()) return bulk.take_error();
     std::vector<nlohmann::json> reads;
     for (const auto& row : *found) {
-      auto read = logged_read(row.integer(0), row.text(1));
+      // Each read as its log entry tells it: the index only finds the entries.
+      auto entry = audit::TransparencyLog::entry(session, row.integer(0));
+      if (!entry.ok()) return entry.take_error();
+      auto read = logged_read(entry->index, entry->content);
       if (!read.ok()) return read.take_error();
       reads.push_back({{"read_at", read->read_at},
                        {"department", read->consumer},

@@ -464,6 +464,15 @@ Status not_a_module_instance(const InstanceState& state) {
                {{"field", "id"}, {"module", state.module}, {"business_key", state.business_key}});
 }
 
+// A step's action that moves the case: refused for a module's instance, then done.
+template <typename Action>
+auto moving_the_case(Action action) {
+  return [action](auto& step) -> Status {
+    ONEWINDOW_TRY(not_a_module_instance(step.state));
+    return action(step);
+  };
+}
+
 // Stores what a step changed: the instance row, its tasks' and timers' rows, the step's history
 // row and its transparency-log entry, all in the caller's transaction.
 struct StepWriter {
@@ -844,12 +853,6 @@ Result<TaskView> Engine::task(std::string_view id, const Actor& viewer) const {
     TaskState& task = **held;                                                            \
     return step.interpreter.call;                                                        \
   }
-// The same for a step that moves the case, which a module's instance takes only from its module.
-#define ONEWINDOW_CASE_TASK_ACTION(call)                                                 \
-  [&](Step& step) -> Status {                                                            \
-    ONEWINDOW_TRY(not_a_module_instance(step.state));                                    \
-    return ONEWINDOW_TASK_ACTION(call)(step);                                            \
-  }
 
 Result<TaskView> Engine::claim(std::string_view task_id, const Actor& actor) {
   return task_step(task_id, actor, "claim", {}, ONEWINDOW_TASK_ACTION(claim(task)));
@@ -861,7 +864,7 @@ Result<TaskView> Engine::unclaim(std::string_view task_id, const Actor& actor) {
 
 Result<TaskView> Engine::complete(std::string_view task_id, const Completion& completion, const Actor& actor) {
   return task_step(task_id, actor, "complete", {{"outcome", completion.outcome}},
-                   ONEWINDOW_CASE_TASK_ACTION(complete(task, completion)));
+                   moving_the_case(ONEWINDOW_TASK_ACTION(complete(task, completion))));
 }
 
 Result<TaskView> Engine::complete(store::Session& session, std::string_view task_id, const Completion& completion,
@@ -889,7 +892,7 @@ Result<TaskView> Engine::take_back(std::string_view task_id, const Actor& actor)
 Result<TaskView> Engine::return_to(std::string_view task_id, std::string_view node_id, std::string_view comment,
                                    const Actor& actor) {
   return task_step(task_id, actor, "return", {{"to_node", std::string(node_id)}},
-                   ONEWINDOW_CASE_TASK_ACTION(return_to(task, node_id, comment)));
+                   moving_the_case(ONEWINDOW_TASK_ACTION(return_to(task, node_id, comment))));
 }
 
 Result<TaskView> Engine::add_signer(std::string_view task_id, const Actor& signer, bool before, const Actor& actor) {
@@ -898,20 +901,15 @@ Result<TaskView> Engine::add_signer(std::string_view task_id, const Actor& signe
 }
 
 #undef ONEWINDOW_TASK_ACTION
-#undef ONEWINDOW_CASE_TASK_ACTION
 
 Result<InstanceView> Engine::suspend(std::string_view instance_id, std::string_view reason, const Actor& actor) {
-  return instance_step(instance_id, actor, "suspend", {{"reason", std::string(reason)}}, [&](Step& step) -> Status {
-    ONEWINDOW_TRY(not_a_module_instance(step.state));
-    return step.interpreter.suspend(reason);
-  });
+  return instance_step(instance_id, actor, "suspend", {{"reason", std::string(reason)}},
+                       moving_the_case([&](Step& step) { return step.interpreter.suspend(reason); }));
 }
 
 Result<InstanceView> Engine::resume(std::string_view instance_id, const Actor& actor) {
-  return instance_step(instance_id, actor, "resume", {}, [&](Step& step) -> Status {
-    ONEWINDOW_TRY(not_a_module_instance(step.state));
-    return step.interpreter.resume();
-  });
+  return instance_step(instance_id, actor, "resume", {},
+                       moving_the_case([&](Step& step) { return step.interpreter.resume(); }));
 }
 
 Result<InstanceView> Engine::suspend(store::Session& session, std::string_view instance_id, std::string_view reason,
@@ -927,10 +925,8 @@ Result<InstanceView> Engine::resume(store::Session& session, std::string_view in
 }
 
 Result<InstanceView> Engine::withdraw(std::string_view instance_id, std::string_view reason, const Actor& actor) {
-  return instance_step(instance_id, actor, "withdraw", {{"reason", std::string(reason)}}, [&](Step& step) -> Status {
-    ONEWINDOW_TRY(not_a_module_instance(step.state));
-    return step.interpreter.withdraw(reason);
-  });
+  return instance_step(instance_id, actor, "withdraw", {{"reason", std::string(reason)}},
+                       moving_the_case([&](Step& step) { return step.interpreter.withdraw(reason); }));
 }
 
 // ---- Timers -------------------------------------------------------------------------------------
