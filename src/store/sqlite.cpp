@@ -235,9 +235,10 @@ class Checkpointer {
  public:
   // The log's length that wakes the checkpointer, 4 MiB of 4 KiB pages, and the length at which
   // the writer copies the log back itself (256 MiB), should the checkpointer fall far behind.
-  // Short checkpoints keep each fsync short: while one flushes the log, the writer's next frame
-  // may share a page with the last one flushed, and waits for that page's write (perf on the
-  // soak: the writer blocked up to 900 ms in pwrite when 32 MiB went at once).
+  // Short checkpoints keep each fsync short: while one flushes the log, the writer's next frames
+  // may wait until it ends (perf on the soak: the writer blocked up to 900 ms in pwrite when
+  // 32 MiB went at once). They wait even for frames past the pages being flushed, so writing
+  // the log out beforehand, all but its last page, does not help (docs/benchmarks.md).
   static constexpr int wake_pages = 1024;
   static constexpr int writer_pages = 65536;
 
