@@ -60,10 +60,11 @@ constexpr const char* schema_v1 = R"(
 
 // Reads are indexed from the log behind them (Exchange::index_reads) rather than with each read,
 // which then writes its log entry alone: every entry before exchange_read_indexed.log_size has
-// been looked at. The mark starts at the log's size when this runs, read from the log's own table
-// once: the reads before it have their rows already, and a migration has no log to ask. What a read was (who, why, which items) stays in its log entry; the index
-// holds only what finds it: the log index of each record read (who read my data), and counts by
-// day, consumer and resource (share statistics). The rows of version 1 become those.
+// been looked at. The mark starts at the log's size when this runs, read from the log's own
+// table once: the reads before it have their rows already, and a migration has no log to ask.
+// What a read was (who, why, which items) stays in its log entry; the index holds only what
+// finds it: the log index of each record read (who read my data), and counts by day, consumer
+// and resource (share statistics). The rows of version 1 become those.
 constexpr std::string_view read_index_v2 = R"(
     CREATE TABLE exchange_read_count (
       read_on TEXT NOT NULL,
