@@ -95,25 +95,45 @@ inline void registry_point_reads(benchmark::State& state, ServedPersons& persons
   state.SetItemsProcessed(state.iterations());
 }
 
+// One keep-alive connection that GETs with a header and reports whether the answer was 200. The
+// bodies are not kept: benchmarks beside each other pay the same for receiving them.
+class HttpConnection {
+ public:
+  explicit HttpConnection(const std::string& header)
+      : curl_(curl_easy_init()), headers_(curl_slist_append(nullptr, header.c_str())) {
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, +[](char*, std::size_t size, std::size_t count, void*) { return size * count; });
+  }
+  ~HttpConnection() {
+    curl_slist_free_all(headers_);
+    curl_easy_cleanup(curl_);
+  }
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Empty when the answer was 200, else what went wrong.
+  std::string get(const std::string& url) {
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    if (curl_easy_perform(curl_) != CURLE_OK) return "request failed";
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    return status == 200 ? std::string() : "status " + std::to_string(status);
+  }
+
+ private:
+  CURL* curl_;
+  curl_slist* headers_;
+};
+
 // GETs of url(i) over one keep-alive connection with the header, each of which must answer 200.
-// The bodies are not kept: benchmarks beside each other pay the same for receiving them.
 inline void http_gets(benchmark::State& state, const std::string& header, const std::function<std::string(std::size_t)>& url) {
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, header.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char*, std::size_t size, std::size_t count, void*) { return size * count; });
+  HttpConnection connection(header);
   std::size_t next = 0;
   for (auto _ : state) {
-    std::string address = url(next++);
-    curl_easy_setopt(curl, CURLOPT_URL, address.c_str());
-    long status = 0;
-    if (curl_easy_perform(curl) != CURLE_OK) state.SkipWithError("request failed");
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200) state.SkipWithError(("status " + std::to_string(status)).c_str());
+    std::string failed = connection.get(url(next++));
+    if (!failed.empty()) state.SkipWithError(failed.c_str());
   }
   state.SetItemsProcessed(state.iterations());
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
 }
 
 }  // namespace onewindow::bench

@@ -6,7 +6,8 @@
 //   BM_Exchange_Registry_Read (the registry's own point read of the same records by their
 //   authority). Target: at least 70%.
 // - BM_Exchange_Read_HTTP and BM_Exchange_Registry_Read_HTTP: the same two over HTTP, one
-//   keep-alive connection each.
+//   keep-alive connection each; BM_Exchange_Read_HTTP_Paired, the two in turns of 100 within
+//   one benchmark, prints their ratio (ratio_percent).
 // - The same four with four clients at once (threads:4; over HTTP a keep-alive connection each,
 //   against the platform's server with its default two request threads), exchange and registry
 //   in the same conditions.
@@ -165,6 +166,48 @@ void BM_Exchange_Registry_Read_HTTP(benchmark::State& state) {
 }
 BENCHMARK(BM_Exchange_Registry_Read_HTTP)->MinTime(3)->UseRealTime();
 BENCHMARK(BM_Exchange_Registry_Read_HTTP)->MinTime(3)->UseRealTime()->Threads(4);
+
+// The two over HTTP in turns, so that both rates come from the same seconds and the ratio does
+// not move with the machine between two benchmarks: each iteration is a turn of 100 exchange
+// reads on one keep-alive connection and a turn of 100 registry reads on another, each turn
+// timed, the two turns' order swapped every iteration. Counters: exchange_per_second,
+// registry_per_second and ratio_percent (the target's figure, at least 70).
+void BM_Exchange_Read_HTTP_Paired(benchmark::State& state) {
+  const auto turn = static_cast<std::size_t>(state.range(0));
+  GrantedPersons& persons = granted();
+  HttpConnection exchange(persons.civil_authorization);
+  HttpConnection registry(persons.police_authorization);
+  const std::string exchange_url = persons.base_url + "/api/v1/exchange/resources/" + persons.resource + "/records/";
+  const std::string registry_url = persons.base_url + "/api/v1/registries/person/records/";
+  std::chrono::steady_clock::duration exchange_time{};
+  std::chrono::steady_clock::duration registry_time{};
+  std::size_t next = 0;
+  bool exchange_first = true;
+  auto timed_turn = [&](bool of_exchange) {
+    auto started = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < turn; ++i) {
+      const std::string& key = persons.keys[(next + i) % persons.keys.size()];
+      std::string failed = of_exchange ? exchange.get(exchange_url + key + "?items=name,birth_date")
+                                       : registry.get(registry_url + key);
+      if (!failed.empty()) state.SkipWithError(failed.c_str());
+    }
+    (of_exchange ? exchange_time : registry_time) += std::chrono::steady_clock::now() - started;
+  };
+  for (auto _ : state) {
+    timed_turn(exchange_first);
+    timed_turn(!exchange_first);
+    exchange_first = !exchange_first;
+    next += turn;
+  }
+  auto per_second = [&](std::chrono::steady_clock::duration time) {
+    return static_cast<double>(state.iterations() * turn) / std::chrono::duration<double>(time).count();
+  };
+  state.counters["exchange_per_second"] = per_second(exchange_time);
+  state.counters["registry_per_second"] = per_second(registry_time);
+  state.counters["ratio_percent"] = 100 * per_second(exchange_time) / per_second(registry_time);
+  count_index_backlog(state, *persons.platform);
+}
+BENCHMARK(BM_Exchange_Read_HTTP_Paired)->MinTime(6)->UseRealTime()->Arg(100);
 
 void BM_Exchange_Bulk_Read(benchmark::State& state) {
   GrantedPersons& persons = granted();

@@ -2,6 +2,7 @@
 #include "identity/identity.h"
 
 #include "base/identifiers.h"
+#include "identity/recent_lookups.h"
 #include "identity/secrets.h"
 
 #include <cctype>
@@ -63,7 +64,8 @@ Directory::Directory(store::Database& database, audit::TransparencyLog& log, cry
       secrets_(std::move(secrets)),
       policy_(std::move(policy)),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      recent_(std::make_unique<RecentLookups>(options_.recent_lookup_lifetime)) {}
 
 Directory::~Directory() = default;
 
@@ -128,6 +130,7 @@ Status check_password(std::string_view password) {
 }  // namespace
 
 Status Directory::synchronise_departments(const DirectoryConfiguration& configuration) {
+  ForgetWhenDone forget_when_done{*recent_};
   return database_.write([&](store::Session& session) -> Status {
     std::map<std::string, std::string> id_by_key;
     auto existing = session.query("SELECT key, id FROM department");
@@ -181,12 +184,16 @@ Result<std::vector<Department>> Directory::departments() const {
 
 Result<Department> Directory::department(std::string_view id) const {
   std::string wanted(id);
-  return database_.read_value<Department>([&](store::Session& session) -> Result<Department> {
+  if (auto kept = recent_->department(wanted)) return std::move(*kept);
+  std::uint64_t generation = recent_->generation();
+  auto found = database_.read_value<Department>([&](store::Session& session) -> Result<Department> {
     auto row = session.query_one("SELECT " + std::string(department_columns) + " FROM department WHERE id = $1", {wanted});
     if (!row.ok()) return row.take_error();
     if (!row->has_value()) return Error(ErrorKind::not_found, "identity.department_not_found", "no department " + wanted);
     return department_from(**row);
   });
+  if (found.ok()) recent_->keep_department(*found, generation);
+  return found;
 }
 
 Result<Department> Directory::department_by_key(std::string_view key) const {
@@ -378,6 +385,7 @@ Status Directory::set_roles(std::string_view account_id, const std::vector<std::
   if (!current.ok()) return current.take_error();
   for (const std::string& role : roles) ONEWINDOW_TRY(policy_.check_role(current->kind, role));
   std::string id(account_id);
+  ForgetWhenDone forget_when_done{*recent_};
   return database_.write([&](store::Session& session) -> Status {
     auto removed = session.execute("DELETE FROM account_role WHERE account_id = $1", {id});
     if (!removed.ok()) return removed.take_error();

@@ -157,6 +157,8 @@ struct Principal {
 
 enum class SessionKind { browser, bearer };
 
+class RecentLookups;
+
 struct LoginAttempt {
   std::string username;
   std::string password;
@@ -181,6 +183,10 @@ struct Options {
   int address_failures_per_minute = 20;            // failed logins from one address
   std::chrono::hours browser_session_lifetime{12};
   std::chrono::hours bearer_token_lifetime{24 * 30};
+  // How long a session's principal and a department, once read, are answered from memory. Changes
+  // made in this process hold at once; another process's (a second node on PostgreSQL) within
+  // this time. Zero reads them from the database for every request.
+  std::chrono::milliseconds recent_lookup_lifetime{1000};
   std::string issuer = "onewindow";                // shown in authenticator apps
 };
 
@@ -242,6 +248,7 @@ class Directory {
 
   std::mutex address_mutex_;
   std::map<std::string, std::vector<std::chrono::system_clock::time_point>> address_failures_;
+  std::unique_ptr<RecentLookups> recent_;
 };
 
 }  // namespace onewindow::identity

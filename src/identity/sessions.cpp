@@ -2,6 +2,7 @@
 #include "identity/identity.h"
 
 #include "base/identifiers.h"
+#include "identity/recent_lookups.h"
 #include "identity/secrets.h"
 
 namespace onewindow::identity {
@@ -188,13 +189,17 @@ Result<Principal> Directory::authenticate(std::string_view token, SessionKind ki
   };
   if (token.empty() || token.size() > 128) return unauthenticated();
   std::string digest = token_digest(token);
-  std::string now = format_timestamp(clock_.now());
+  const auto now = clock_.now();
   std::string wanted_kind = kind == SessionKind::browser ? "browser" : "bearer";
-  return database_.read_value<Principal>([&](store::Session& session) -> Result<Principal> {
+  std::string key = wanted_kind + ":" + digest;
+  if (auto kept = recent_->principal(key, now)) return std::move(*kept);
+  std::uint64_t generation = recent_->generation();
+  std::chrono::system_clock::time_point ends_at;
+  auto principal = database_.read_value<Principal>([&](store::Session& session) -> Result<Principal> {
     auto row = session.query_one(
-        "SELECT id, account_id, csrf_token, created_at FROM session WHERE token_digest = $1 AND kind = $2 "
+        "SELECT id, account_id, csrf_token, created_at, expires_at FROM session WHERE token_digest = $1 AND kind = $2 "
         "AND revoked_at IS NULL AND expires_at > $3",
-        {digest, wanted_kind, now});
+        {digest, wanted_kind, format_timestamp(now)});
     if (!row.ok()) return row.take_error();
     if (!row->has_value()) return unauthenticated();
     auto principal = principal_of(session, (*row)->text(1));
@@ -205,12 +210,18 @@ Result<Principal> Directory::authenticate(std::string_view token, SessionKind ki
     if (!logged_in_at.ok()) return logged_in_at.take_error();
     principal->authenticated_at = *logged_in_at;
     principal->browser_session = kind == SessionKind::browser;
+    auto expires_at = parse_timestamp((*row)->text(4), "expires_at");
+    if (!expires_at.ok()) return expires_at.take_error();
+    ends_at = *expires_at;
     return principal;
   });
+  if (principal.ok()) recent_->keep_principal(key, *principal, ends_at, generation);
+  return principal;
 }
 
 Status Directory::logout(const Principal& principal) {
   std::string now = format_timestamp(clock_.now());
+  ForgetWhenDone forget_when_done{*recent_};
   return database_.write([&](store::Session& session) -> Status {
     auto updated = session.execute("UPDATE session SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                                    {principal.session_id, now});
@@ -221,6 +232,7 @@ Status Directory::logout(const Principal& principal) {
 
 Status Directory::logout_everywhere(const Principal& principal) {
   std::string now = format_timestamp(clock_.now());
+  ForgetWhenDone forget_when_done{*recent_};
   return database_.write([&](store::Session& session) -> Status {
     auto updated = session.execute("UPDATE session SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
                                    {principal.account_id, now});

@@ -1,9 +1,12 @@
 // Accounts, roles, logins and sessions, against SQLite and PostgreSQL.
 #include "audit/audit.h"
 #include "identity/identity.h"
+#include "identity/recent_lookups.h"
 #include "testing.h"
 
 #include <gtest/gtest.h>
+
+#include <thread>
 
 namespace onewindow::identity {
 namespace {
@@ -197,6 +200,9 @@ TEST_P(IdentityTest, SessionsExpireAndLogoutEverywhereEndsThemAll) {
   auto first = directory_service_->login({"zhangsan", "a long enough password", "", "127.0.0.1", SessionKind::browser});
   auto second = directory_service_->login({"zhangsan", "a long enough password", "", "127.0.0.1", SessionKind::bearer});
   ASSERT_TRUE(first.ok() && second.ok());
+  // Each session looked up first, so that what the directory keeps of it must be forgotten.
+  ASSERT_TRUE(directory_service_->authenticate(first->token, SessionKind::browser).ok());
+  ASSERT_TRUE(directory_service_->authenticate(second->token, SessionKind::bearer).ok());
   ASSERT_TRUE(directory_service_->logout(first->principal).ok());
   EXPECT_FALSE(directory_service_->authenticate(first->token, SessionKind::browser).ok());
   EXPECT_TRUE(directory_service_->authenticate(second->token, SessionKind::bearer).ok());
@@ -206,6 +212,7 @@ TEST_P(IdentityTest, SessionsExpireAndLogoutEverywhereEndsThemAll) {
   EXPECT_FALSE(directory_service_->authenticate(third->token, SessionKind::browser).ok());
 
   auto fourth = directory_service_->login({"zhangsan", "a long enough password", "", "127.0.0.1", SessionKind::browser});
+  ASSERT_TRUE(directory_service_->authenticate(fourth->token, SessionKind::browser).ok());
   clock_.advance(std::chrono::hours(13));
   EXPECT_FALSE(directory_service_->authenticate(fourth->token, SessionKind::browser).ok());
 }
@@ -222,6 +229,37 @@ TEST_P(IdentityTest, RolesChangeWhatAnOfficialMayDo) {
   auto refused = directory_service_->set_roles(official.account.id, {"operator"}, login->principal);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, "identity.role_not_for_kind");
+}
+
+// Two directories on one database stand for two nodes: what one ends, the other learns within
+// its recent_lookup_lifetime, and at once with a lifetime of zero.
+TEST_P(IdentityTest, AnotherNodesLogoutHoldsWithinTheLookupLifetime) {
+  NewAccount account{AccountKind::citizen, "zhangsan", "a long enough password", "张三", "", {}, citizen_id, "", ""};
+  ASSERT_TRUE(directory_service_->create_account(account, nullptr).ok());
+  auto key = crypto::random_bytes(16);
+  auto envelope = crypto::Sm4Envelope::create(*key);
+  auto policy = AccessPolicy::load(onewindow::testing::config_dir() / "roles.yaml");
+  ASSERT_TRUE(envelope.ok() && policy.ok());
+  Options short_lived;
+  short_lived.recent_lookup_lifetime = std::chrono::milliseconds(200);
+  Directory other_node(*database_, *log_, *envelope, *policy, clock_, short_lived);
+  Options unkept;
+  unkept.recent_lookup_lifetime = std::chrono::milliseconds(0);
+  Directory third_node(*database_, *log_, *envelope, *policy, clock_, unkept);
+
+  auto login = directory_service_->login({"zhangsan", "a long enough password", "", "127.0.0.1", SessionKind::bearer});
+  ASSERT_TRUE(login.ok());
+  ASSERT_TRUE(other_node.authenticate(login->token, SessionKind::bearer).ok());
+  ASSERT_TRUE(third_node.authenticate(login->token, SessionKind::bearer).ok());
+  ASSERT_TRUE(directory_service_->logout(login->principal).ok());
+  EXPECT_FALSE(directory_service_->authenticate(login->token, SessionKind::bearer).ok());
+  EXPECT_FALSE(third_node.authenticate(login->token, SessionKind::bearer).ok());
+  // The other node answers from what it read until its lifetime has passed, then no more.
+  EXPECT_TRUE(other_node.authenticate(login->token, SessionKind::bearer).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  auto later = other_node.authenticate(login->token, SessionKind::bearer);
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error().code, "identity.unauthenticated");
 }
 
 TEST_P(IdentityTest, SecretsAreNotStoredInTheClear) {
@@ -266,6 +304,51 @@ TEST_P(IdentityTest, ChangesAndPrivilegedLoginsAreInTheTransparencyLog) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, IdentityTest, ::testing::Values(store::Backend::sqlite, store::Backend::postgresql),
                          [](const auto& info) { return std::string(store::backend_name(info.param)); });
+
+TEST(RecentLookups, KeepsForALifetimeAndForgetsWhatAWriteMayHaveChanged) {
+  const auto now = std::chrono::system_clock::now();
+  Principal principal;
+  principal.account_id = "acc_1";
+  Department department;
+  department.id = "dep_1";
+
+  RecentLookups recent(std::chrono::milliseconds(200));
+  EXPECT_FALSE(recent.principal("bearer:a", now));
+  recent.keep_principal("bearer:a", principal, now + std::chrono::hours(1), recent.generation());
+  recent.keep_department(department, recent.generation());
+  ASSERT_TRUE(recent.principal("bearer:a", now));
+  EXPECT_EQ(recent.principal("bearer:a", now)->account_id, "acc_1");
+  EXPECT_EQ(recent.department("dep_1")->id, "dep_1");
+  // Never past the session's own end, on the platform's clock.
+  EXPECT_FALSE(recent.principal("bearer:a", now + std::chrono::hours(1)));
+
+  // What was read before a change is not kept after it.
+  std::uint64_t before_change = recent.generation();
+  recent.forget_all();
+  EXPECT_FALSE(recent.principal("bearer:a", now));
+  EXPECT_FALSE(recent.department("dep_1"));
+  recent.keep_principal("bearer:a", principal, now + std::chrono::hours(1), before_change);
+  recent.keep_department(department, before_change);
+  EXPECT_FALSE(recent.principal("bearer:a", now));
+  EXPECT_FALSE(recent.department("dep_1"));
+
+  // Kept for the lifetime only.
+  recent.keep_principal("bearer:a", principal, now + std::chrono::hours(1), recent.generation());
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_FALSE(recent.principal("bearer:a", now));
+
+  RecentLookups unkept(std::chrono::milliseconds(0));
+  unkept.keep_principal("bearer:a", principal, now + std::chrono::hours(1), unkept.generation());
+  EXPECT_FALSE(unkept.principal("bearer:a", now));
+
+  // Full: what has outlived its time makes room, and past that everything goes, never more kept.
+  RecentLookups full(std::chrono::milliseconds(60'000));
+  for (std::size_t i = 0; i <= RecentLookups::most_entries; ++i) {
+    full.keep_principal("bearer:" + std::to_string(i), principal, now + std::chrono::hours(1), full.generation());
+  }
+  EXPECT_TRUE(full.principal("bearer:" + std::to_string(RecentLookups::most_entries), now));
+  EXPECT_FALSE(full.principal("bearer:0", now));
+}
 
 TEST(AccessPolicy, ShippedRolesLoadAndMistakesNameTheLine) {
   auto policy = AccessPolicy::load(onewindow::testing::config_dir() / "roles.yaml");
