@@ -65,6 +65,9 @@ struct Settings {
     // is generated once into data_dir/key-encryption-key, fine for a demo, not for production.
     std::string key_encryption_key;
     bool secure_cookies = false;  // set behind HTTPS
+    // How long a looked-up session is answered from memory (identity/recent_lookups.h): changes
+    // made on this node hold at once, another node's within this time. 0: never kept.
+    int session_lookup_milliseconds = 1000;
   } security;
   struct {
     std::string division = "370200";  // which node of config/departments.yaml this server is

@@ -202,9 +202,11 @@ Result<std::unique_ptr<Platform>> build_platform(Settings settings, bool backgro
       std::make_unique<audit::TransparencyLog>(*platform->database, std::move(node_key).value(), platform->clock);
   ONEWINDOW_TRY(platform->transparency_log->start_signing());
   platform->certificate_authority->record_acts_in(*platform->transparency_log);
+  identity::Options identity_options;
+  identity_options.recent_lookup_lifetime = std::chrono::milliseconds(configured.security.session_lookup_milliseconds);
   platform->directory = std::make_unique<identity::Directory>(*platform->database, *platform->transparency_log,
                                                               *platform->key_encryption, std::move(policy).value(),
-                                                              platform->clock);
+                                                              platform->clock, identity_options);
   ONEWINDOW_TRY(platform->directory->synchronise_departments(*platform->directory_configuration));
 
   // Where people reach this server: the OpenID Connect issuer, and the verify URL of licenses.
