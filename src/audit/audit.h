@@ -172,6 +172,9 @@ class TransparencyLog {
   // own acts from the log (the exchange's reads), reading them in one snapshot with its own rows.
   static Result<std::int64_t> size(store::Session& session);
   static Result<Entry> entry(store::Session& session, std::int64_t index);
+  // The entries at these indexes, in the order asked, read a hundred at a time rather than one by
+  // one; audit.entry_not_found names the first index the log does not have.
+  static Result<std::vector<Entry>> entries_at(store::Session& session, const std::vector<std::int64_t>& indexes);
   // The entries of [from, to) whose action is `action`, in index order; their leaf hashes unset.
   static Result<std::vector<Entry>> entries_of(store::Session& session, std::string_view action, std::int64_t from,
                                                std::int64_t to);

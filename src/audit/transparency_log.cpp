@@ -4,6 +4,8 @@
 
 #include "base/log.h"
 
+#include <unordered_map>
+
 namespace onewindow::audit {
 
 using internal::Node;
@@ -423,6 +425,43 @@ Result<Entry> TransparencyLog::entry(store::Session& session, std::int64_t index
   if (!leaf.ok()) return leaf.take_error();
   entry.leaf_hash = *leaf;
   return entry;
+}
+
+Result<std::vector<Entry>> TransparencyLog::entries_at(store::Session& session,
+                                                       const std::vector<std::int64_t>& indexes) {
+  constexpr std::size_t per_query = 100;
+  std::unordered_map<std::int64_t, Entry> found;
+  found.reserve(indexes.size());
+  for (std::size_t first = 0; first < indexes.size(); first += per_query) {
+    std::size_t count = std::min(per_query, indexes.size() - first);
+    std::string sql = "SELECT entry_index, content, leaf_hash FROM audit_entry WHERE entry_index IN (";
+    store::Parameters parameters;
+    parameters.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      sql += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      parameters.emplace_back(indexes[first + i]);
+    }
+    sql += ")";
+    auto rows = session.query(sql, parameters);
+    if (!rows.ok()) return rows.take_error();
+    for (const store::Row& row : *rows) {
+      std::int64_t index = row.integer(0);
+      auto leaf = digest_of(row.blob(2), "the leaf hash of entry " + std::to_string(index));
+      if (!leaf.ok()) return leaf.take_error();
+      found.insert_or_assign(index, Entry{index, row.text(1), *leaf});
+    }
+  }
+  std::vector<Entry> entries;
+  entries.reserve(indexes.size());
+  for (std::int64_t index : indexes) {
+    auto entry = found.find(index);
+    if (entry == found.end()) {
+      return Error(ErrorKind::not_found, "audit.entry_not_found", "the log has no entry " + std::to_string(index),
+                   {{"field", "index"}});
+    }
+    entries.push_back(entry->second);
+  }
+  return entries;
 }
 
 Result<std::vector<Sm3Digest>> TransparencyLog::inclusion_proof(std::int64_t index, std::int64_t tree_size) const {

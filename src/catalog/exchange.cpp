@@ -727,12 +727,15 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
         "WHERE registry = $1 ORDER BY read_at DESC LIMIT 1000",
         {std::string(registry_name)});
     if (!bulk.ok()) return bulk.take_error();
+    std::vector<std::int64_t> indexes;
+    indexes.reserve(found->size());
+    for (const auto& row : *found) indexes.push_back(row.integer(0));
+    // Each read as its log entry tells it: the index only finds the entries.
+    auto entries = audit::TransparencyLog::entries_at(session, indexes);
+    if (!entries.ok()) return entries.take_error();
     std::vector<nlohmann::json> reads;
-    for (const auto& row : *found) {
-      // Each read as its log entry tells it: the index only finds the entries.
-      auto entry = audit::TransparencyLog::entry(session, row.integer(0));
-      if (!entry.ok()) return entry.take_error();
-      auto read = logged_read(entry->index, entry->content);
+    for (const audit::Entry& entry : *entries) {
+      auto read = logged_read(entry.index, entry.content);
       if (!read.ok()) return read.take_error();
       reads.push_back({{"read_at", read->read_at},
                        {"department", read->consumer},
@@ -747,7 +750,7 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
       // A bulk read read this record when the record existed then.
       auto then = parse_timestamp(row.text(0));
       if (!then.ok()) continue;
-      if (!registries_.read(registry_name, stored, {row.text(1)}, *then).ok()) continue;
+      if (!registries_.read(session, registry_name, stored, {row.text(1)}, *then).ok()) continue;
       reads.push_back({{"read_at", row.text(0)},
                        {"department", row.text(1)},
                        {"items", nlohmann::json::parse(row.text(2))},

@@ -61,6 +61,37 @@ TEST_P(TransparencyLogTest, RecordsCanonicalEntriesWithConsecutiveIndexes) {
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
 }
 
+// A reader of scattered entries (who read my data) gets them in one pass of a hundred at a time,
+// in the order it asked, each as entry() gives it.
+TEST_P(TransparencyLogTest, EntriesAtManyIndexesComeInTheOrderAsked) {
+  append(250);
+  std::vector<std::int64_t> indexes;
+  for (std::int64_t index = 249; index >= 0; index -= 2) indexes.push_back(index);
+  indexes.push_back(7);  // asked twice
+  Status read = database_->read([&](store::Session& session) -> Status {
+    auto entries = TransparencyLog::entries_at(session, indexes);
+    EXPECT_TRUE(entries.ok()) << entries.error().message;
+    if (!entries.ok()) return ok_status();
+    EXPECT_EQ(entries->size(), indexes.size());
+    for (std::size_t i = 0; i < entries->size() && i < indexes.size(); ++i) {
+      auto one = TransparencyLog::entry(session, indexes[i]);
+      EXPECT_TRUE(one.ok());
+      EXPECT_EQ((*entries)[i].index, indexes[i]);
+      EXPECT_EQ((*entries)[i].content, one->content);
+      EXPECT_EQ((*entries)[i].leaf_hash, one->leaf_hash);
+    }
+    EXPECT_TRUE(TransparencyLog::entries_at(session, {})->empty());
+    auto beyond = TransparencyLog::entries_at(session, {3, 250, 4});
+    EXPECT_FALSE(beyond.ok());
+    if (!beyond.ok()) {
+      EXPECT_EQ(beyond.error().code, "audit.entry_not_found");
+      EXPECT_NE(beyond.error().message.find("250"), std::string::npos);
+    }
+    return ok_status();
+  });
+  EXPECT_TRUE(read.ok());
+}
+
 TEST_P(TransparencyLogTest, DetailsWrittenByTheCallerMakeTheSameEntry) {
   Act built = sample_act(2);
   Act written = built;
