@@ -1,7 +1,5 @@
 #include "identity/recent_lookups.h"
 
-#include <iterator>
-
 namespace onewindow::identity {
 
 std::uint64_t RecentLookups::generation() const {
@@ -19,7 +17,7 @@ std::optional<Principal> RecentLookups::principal(const std::string& key, std::c
 }
 
 void RecentLookups::keep_principal(const std::string& key, const Principal& principal,
-                            std::chrono::system_clock::time_point ends_at, std::uint64_t generation) {
+                                   std::chrono::system_clock::time_point ends_at, std::uint64_t generation) {
   if (lifetime_.count() <= 0) return;
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);

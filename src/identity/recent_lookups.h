@@ -2,8 +2,9 @@
 // moment so that a request does not read its session, account, roles and department again.
 //
 // Why: on SQLite a connection forgets every page it read whenever another connection commits, so
-// after each write the next request's session lookup reads about ten pages again (a tenth of an
-// exchange read over HTTP, docs/benchmarks.md). Every request authenticates; few change accounts.
+// after each write the next request's session lookup reads about ten pages again (over HTTP an
+// exchange read, which writes, was a quarter faster without them: docs/benchmarks.md). Every
+// request authenticates; few change accounts.
 //
 // Contract:
 // - An entry is kept for at most `lifetime` of steady time, and a session's never past the
