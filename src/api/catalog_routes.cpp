@@ -19,10 +19,11 @@ Result<catalog::Department> department_of(const Request& request, identity::Dire
   return catalog::Department{principal.account_id, department->key, department->unified_social_credit_code};
 }
 
-Result<int> number_parameter(const Request& request, const char* name, int fallback) {
+template <typename Number = int>
+Result<Number> number_parameter(const Request& request, const char* name, Number fallback) {
   auto found = request.query.find(name);
   if (found == request.query.end()) return fallback;
-  int value = 0;
+  Number value = 0;
   auto [end, error] = std::from_chars(found->second.data(), found->second.data() + found->second.size(), value);
   if (error != std::errc() || end != found->second.data() + found->second.size()) {
     return Error::invalid("http.bad_parameter", name, std::string(name) + " must be a whole number");
@@ -509,17 +510,24 @@ void add_exchange_routes(Router& router, catalog::Exchange& exchange, catalog::S
   router.add({"GET", "/api/v1/me/data-reads", "exchange.own_reads",
               "Who read my data: every read of the caller's own record (a citizen's person record, an enterprise "
               "user's legal person) through the exchange: which department, when, which items, for what purpose "
-              "and legal basis.",
+              "and legal basis. Newest first, limit (1-1000, default 1000) a page; next_before, when not null, is "
+              "the before of the next page.",
               "exchange",
               [&exchange](const Request& request) -> Result<Response> {
                 const identity::Principal& principal = *request.principal;
+                catalog::Exchange::ReadsPage page;
+                auto limit = number_parameter<std::int64_t>(request, "limit", page.limit);
+                if (!limit.ok()) return limit.take_error();
+                auto before = number_parameter<std::int64_t>(request, "before", page.before);
+                if (!before.ok()) return before.take_error();
+                page = {*before, *limit};
                 if (!principal.citizen_id.empty()) {
-                  auto reads = exchange.reads_of("person", principal.citizen_id);
+                  auto reads = exchange.reads_of("person", principal.citizen_id, page);
                   if (!reads.ok()) return reads.take_error();
                   return Response::json(200, *reads);
                 }
                 if (!principal.legal_person.empty()) {
-                  auto reads = exchange.reads_of("legal_person", principal.legal_person);
+                  auto reads = exchange.reads_of("legal_person", principal.legal_person, page);
                   if (!reads.ok()) return reads.take_error();
                   return Response::json(200, *reads);
                 }

@@ -45,6 +45,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -334,10 +335,17 @@ class Exchange {
   // "records"}], "grants": {status: count}}, by day, consumer and resource.
   Result<nlohmann::json> statistics(Date from, Date to);
 
-  // Who read my data: every read of one record, newest first, at most 1,000 (bulk reads of its
-  // registry made while it existed among them):
-  // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index"}]}
-  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key);
+  // Who read my data: the reads of one record, newest first (bulk reads of its registry made
+  // while it existed among them), a page at a time: those logged before log index `before`, at
+  // most `limit` (1 to 1,000, else catalog.bad_field naming it):
+  // {"reads": [{"read_at", "department", "items", "purpose", "legal_basis", "resource", "log_index",
+  //   "bulk"}], "next_before": the `before` of the next page, or null after the last}
+  struct ReadsPage {
+    std::int64_t before = std::numeric_limits<std::int64_t>::max();
+    std::int64_t limit = 1000;
+  };
+  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key, ReadsPage page);
+  Result<nlohmann::json> reads_of(std::string_view registry, std::string_view key) { return reads_of(registry, key, {}); }
 
   // Writes the rows of the reads logged since the last call, and returns how many log entries it
   // looked at. catalog.bad_read_entry for a read's entry it cannot make sense of: the entries

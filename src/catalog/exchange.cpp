@@ -711,25 +711,36 @@ std::map<std::tuple<std::string, std::string, std::string>, Exchange::ShareCount
   return counts_;
 }
 
-Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key) {
+Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::string_view key, ReadsPage page) {
+  if (page.limit < 1 || page.limit > 1000) return Error::invalid("catalog.bad_field", "limit", "limit is 1 to 1000");
+  if (page.before < 0) return Error::invalid("catalog.bad_field", "before", "before is a log index, 0 or more");
   ONEWINDOW_TRY(index_reads().status());
   auto definition = registries_.definition(registry_name);
   if (!definition.ok()) return definition.take_error();
   std::string stored = registry::Registries::key_form(**definition, key);
   return database_.read_value<nlohmann::json>([&](store::Session& session) -> Result<nlohmann::json> {
+    // One more than a page from each of the two sources: a source that has more than a page may
+    // hold reads older than the last one it gave, so the page stops above that one.
+    const std::int64_t fetched = page.limit + 1;
     auto found = session.query(
-        "SELECT log_index FROM exchange_read_record WHERE registry = $1 AND record_key = $2 "
-        "ORDER BY log_index DESC LIMIT 1000",
-        {std::string(registry_name), stored});
+        "SELECT log_index FROM exchange_read_record WHERE registry = $1 AND record_key = $2 AND log_index < $3 "
+        "ORDER BY log_index DESC LIMIT $4",
+        {std::string(registry_name), stored, page.before, fetched});
     if (!found.ok()) return found.take_error();
     auto bulk = session.query(
         "SELECT read_at, consumer, items, purpose, legal_basis, resource_code, log_index FROM exchange_bulk_read "
-        "WHERE registry = $1 ORDER BY read_at DESC LIMIT 1000",
-        {std::string(registry_name)});
+        "WHERE registry = $1 AND log_index < $2 ORDER BY log_index DESC LIMIT $3",
+        {std::string(registry_name), page.before, fetched});
     if (!bulk.ok()) return bulk.take_error();
+    std::int64_t cutoff = -1;  // only reads above it belong to this page
+    if (static_cast<std::int64_t>(found->size()) == fetched) cutoff = std::max(cutoff, found->back().integer(0));
+    if (static_cast<std::int64_t>(bulk->size()) == fetched) cutoff = std::max(cutoff, bulk->back().integer(6));
+
     std::vector<std::int64_t> indexes;
     indexes.reserve(found->size());
-    for (const auto& row : *found) indexes.push_back(row.integer(0));
+    for (const auto& row : *found) {
+      if (row.integer(0) > cutoff) indexes.push_back(row.integer(0));
+    }
     // Each read as its log entry tells it: the index only finds the entries.
     auto entries = audit::TransparencyLog::entries_at(session, indexes);
     if (!entries.ok()) return entries.take_error();
@@ -747,6 +758,7 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
                        {"bulk", false}});
     }
     for (const auto& row : *bulk) {
+      if (row.integer(6) <= cutoff) continue;
       // A bulk read read this record when the record existed then.
       auto then = parse_timestamp(row.text(0));
       if (!then.ok()) continue;
@@ -760,12 +772,18 @@ Result<nlohmann::json> Exchange::reads_of(std::string_view registry_name, std::s
                        {"log_index", row.integer(6)},
                        {"bulk", true}});
     }
+    // Newest first: log indexes follow the order in which reads were recorded.
     std::sort(reads.begin(), reads.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
-      return std::tie(a["read_at"].get_ref<const std::string&>(), a["log_index"].get_ref<const std::int64_t&>()) >
-             std::tie(b["read_at"].get_ref<const std::string&>(), b["log_index"].get_ref<const std::int64_t&>());
+      return a["log_index"].get<std::int64_t>() > b["log_index"].get<std::int64_t>();
     });
-    if (reads.size() > 1000) reads.resize(1000);
-    return nlohmann::json{{"reads", reads}};
+    nlohmann::json next_before = nullptr;
+    if (static_cast<std::int64_t>(reads.size()) > page.limit) {
+      reads.resize(static_cast<std::size_t>(page.limit));
+      next_before = reads.back()["log_index"];
+    } else if (cutoff >= 0) {
+      next_before = cutoff + 1;
+    }
+    return nlohmann::json{{"reads", reads}, {"next_before", next_before}};
   });
 }
 

@@ -208,6 +208,49 @@ TEST_P(ExchangeTest, ThePersonReadSeesExactlyTheReadsMade) {
   EXPECT_EQ((*exchange_->reads_of("person", "360426199101010071"))["reads"].size(), 2u);
 }
 
+// Pages of who-read-my-data, a bulk read among the reads, together are the whole list, in order,
+// each read once.
+TEST_P(ExchangeTest, WhoReadMyDataComesAPageAtATime) {
+  grant("person", "civil", {"name"});
+  grant("person", "hrss", {"name"});
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance(std::chrono::minutes(1));
+    ASSERT_TRUE(exchange_->read({resources_.at("person"), {person_id}, {"name"}}, {"acc_civil", "civil"}).ok());
+    if (i == 3) {
+      auto begun = exchange_->begin_bulk_read(resources_.at("person"), {"name"}, {"acc_hrss", "hrss"});
+      ASSERT_TRUE(begun.ok()) << begun.error().message;
+      ASSERT_TRUE(exchange_->run_bulk_read(*begun, [](std::string_view) { return true; }).ok());
+    }
+  }
+  auto whole = exchange_->reads_of("person", person_id);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ((*whole)["reads"].size(), 8u) << whole->dump();
+  EXPECT_TRUE((*whole)["next_before"].is_null());
+  for (std::int64_t limit : {1, 2, 3, 8}) {
+    nlohmann::json seen = nlohmann::json::array();
+    Exchange::ReadsPage page{std::numeric_limits<std::int64_t>::max(), limit};
+    for (int pages = 0; pages < 20; ++pages) {
+      auto part = exchange_->reads_of("person", person_id, page);
+      ASSERT_TRUE(part.ok()) << part.error().message;
+      EXPECT_LE((*part)["reads"].size(), static_cast<std::size_t>(limit));
+      for (const auto& read : (*part)["reads"]) seen.push_back(read);
+      if ((*part)["next_before"].is_null()) break;
+      page.before = (*part)["next_before"].get<std::int64_t>();
+    }
+    EXPECT_EQ(seen, (*whole)["reads"]) << "limit " << limit;
+  }
+  EXPECT_EQ(std::count_if((*whole)["reads"].begin(), (*whole)["reads"].end(),
+                          [](const nlohmann::json& read) { return read["bulk"] == true; }),
+            1);
+  for (auto [page, field] : {std::pair{Exchange::ReadsPage{10, 0}, "limit"}, {Exchange::ReadsPage{10, 1001}, "limit"},
+                             {Exchange::ReadsPage{-1, 10}, "before"}}) {
+    auto refused = exchange_->reads_of("person", person_id, page);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, "catalog.bad_field");
+    EXPECT_EQ(refused.error().details.value("field", ""), field);
+  }
+}
+
 TEST_P(ExchangeTest, ShareStatisticsCountReadsAndRecordsByDayConsumerAndResource) {
   grant("person", "civil", {"name"});
   grant("person", "hrss", {"name"});

@@ -87,6 +87,20 @@ TEST_F(ExchangeRoutes, ACitizenSeesWhoReadTheirDataAndTheAnswerIsProven) {
   EXPECT_EQ(reads[0]["items"], nlohmann::json({"birth_date", "name"}));
   EXPECT_TRUE(body_of(http_request("GET", base + "/me/data-reads", "", other_citizen_))["reads"].empty());
   EXPECT_EQ(http_request("GET", base + "/me/data-reads", "", civil_).status, 403) << "officials have no records of their own";
+  // A page of one, then the next from where it said.
+  auto first_page = body_of(http_request("GET", base + "/me/data-reads?limit=1", "", citizen_));
+  ASSERT_EQ(first_page["reads"].size(), 1u);
+  EXPECT_EQ(first_page["reads"][0], reads[0]);
+  ASSERT_TRUE(first_page["next_before"].is_number());
+  auto second_page = body_of(http_request(
+      "GET", base + "/me/data-reads?limit=1&before=" + first_page["next_before"].dump(), "", citizen_));
+  ASSERT_EQ(second_page["reads"].size(), 1u);
+  EXPECT_EQ(second_page["reads"][0], reads[1]);
+  for (auto [query, field] : {std::pair{"?limit=0", "limit"}, {"?limit=many", "limit"}, {"?before=-3", "before"}}) {
+    HttpResponse refused = http_request("GET", base + "/me/data-reads" + query, "", citizen_);
+    EXPECT_EQ(refused.status, 400) << query;
+    EXPECT_EQ(body_of(refused)["error"]["details"]["field"], field) << query;
+  }
 
   // The proof: the read's entry, its inclusion under a signed tree head, and that head's signature
   // by the node's certificate, which the platform's root certifies.

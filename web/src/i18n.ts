@@ -51,7 +51,7 @@ const zh = {
   notices: { title: '消息', markRead: '标为已读' },
   outcomes: { accept: '受理', reject: '不予受理', accept_with_missing: '容缺受理', approve: '准予', refuse: '不予许可', correction: '要求补正' },
   licenses: { title: '我的证照', holder: '持证人', issuer: '发证机关', number: '证照编号', status: '状态', valid: '有效', revoked: '已撤销' },
-  reads: { title: '我的数据被谁查看', who: '查看部门', purpose: '用途', fields: '数据项', grant: '授权', note: '每次查看都经授权并记入透明日志' },
+  reads: { title: '我的数据被谁查看', who: '查看部门', purpose: '用途', fields: '数据项', grant: '授权', note: '每次查看都经授权并记入透明日志', more: '加载更多' },
   inbox: {
     title: '待办任务', task: '任务', application: '办件', claim: '认领', claimed: '已认领', review: '审查', overdue: '已超期', near: '即将到期',
     ok: '正常', dueAt: '截止', mine: '我认领的',
@@ -127,7 +127,7 @@ const en: Messages = {
   notices: { title: 'Notices', markRead: 'Mark read' },
   outcomes: { accept: 'accepted', reject: 'rejected', accept_with_missing: 'accepted with material owed', approve: 'approved', refuse: 'refused', correction: 'correction requested' },
   licenses: { title: 'My licenses', holder: 'Holder', issuer: 'Issued by', number: 'Number', status: 'Status', valid: 'Valid', revoked: 'Revoked' },
-  reads: { title: 'Who read my data', who: 'Department', purpose: 'Purpose', fields: 'Items', grant: 'Grant', note: 'Every read goes through a grant and is recorded in the transparency log' },
+  reads: { title: 'Who read my data', who: 'Department', purpose: 'Purpose', fields: 'Items', grant: 'Grant', note: 'Every read goes through a grant and is recorded in the transparency log', more: 'Show more' },
   inbox: {
     title: 'Tasks', task: 'Task', application: 'Application', claim: 'Claim', claimed: 'Claimed', review: 'Review', overdue: 'Overdue', near: 'Near deadline',
     ok: 'On time', dueAt: 'Due', mine: 'Claimed by me',
