@@ -44,8 +44,8 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <map>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
